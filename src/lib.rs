@@ -1,0 +1,2 @@
+//! rrun: a low-level OCI container runtime.
+pub mod rootfs;

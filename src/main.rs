@@ -1,0 +1,3 @@
+fn main() {
+    println!("rrun version {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,262 @@
+//! Safe path resolution inside a container root.
+//!
+//! Every path that names something *inside* a rootfs (mount destinations, device nodes, masked
+//! paths, the process cwd, image layer entries) is resolved here with `openat2(2)` and
+//! `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: the kernel walks the path with the rootfs as `/`,
+//! so neither `..` nor an absolute or relative symlink can make the walk leave the rootfs. The
+//! result is a file descriptor; callers use it (or `/proc/self/fd/N` as a mount target) and never
+//! a joined string, so a symlink swapped in after the check cannot redirect them either.
+
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+/// Errors of the resolver, each naming the path inside the root and the syscall that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("open root {path}: {source}")]
+    OpenRoot {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{syscall} {path} (inside {root}): {source}")]
+    Syscall {
+        syscall: &'static str,
+        path: PathBuf,
+        root: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} (inside {root}) is a dangling symlink or was removed while it was created")]
+    Dangling { path: PathBuf, root: PathBuf },
+}
+
+impl ResolveError {
+    /// The errno behind the error, when there is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            ResolveError::OpenRoot { source, .. } | ResolveError::Syscall { source, .. } => {
+                source.raw_os_error()
+            }
+            ResolveError::Dangling { .. } => None,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, ResolveError>;
+
+/// An open directory that acts as `/` for every lookup made through it.
+#[derive(Debug)]
+pub struct Root {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// The path of an fd in `/proc/self/fd`, usable as a mount source or target.
+pub fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Lexically clean `path` to a list of normal components: `.`, `/` and a leading `..` vanish and
+/// `..` removes the previous component, clamped at the root (as the kernel does at `/`).
+pub fn clean_components(path: &Path) -> Vec<&OsStr> {
+    let mut out: Vec<&OsStr> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+fn cstr(p: &Path) -> CString {
+    // Paths from config.json or a tar header cannot hold a NUL after serde/tar parsing; a NUL
+    // would only shorten the path, so replace it defensively rather than panic.
+    CString::new(p.as_os_str().as_bytes().to_vec())
+        .unwrap_or_else(|_| CString::new("\u{FFFD}").expect("no NUL"))
+}
+
+/// `openat2(dirfd, path, how)` with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`.
+fn openat2_in_root(
+    dirfd: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+) -> std::io::Result<OwnedFd> {
+    let c = cstr(path);
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+        mode as u64
+    } else {
+        0
+    };
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    loop {
+        // SAFETY: `c` is a valid NUL-terminated string and `how` a fully initialised open_how
+        // whose size we pass; the returned fd is owned by us alone.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: the kernel just returned this fd to us.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        }
+        let err = std::io::Error::last_os_error();
+        // openat2 returns EAGAIN when a rename raced the walk: retry, as the man page says.
+        if err.raw_os_error() != Some(libc::EAGAIN) {
+            return Err(err);
+        }
+    }
+}
+
+impl Root {
+    /// Open `path` (a directory on the host) as a root for lookups.
+    pub fn open(path: &Path) -> Result<Root> {
+        let fd = nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| ResolveError::OpenRoot {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
+        Ok(Root {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The host path this root was opened from (for messages only).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, syscall: &'static str, path: &Path, source: std::io::Error) -> ResolveError {
+        ResolveError::Syscall {
+            syscall,
+            path: path.to_path_buf(),
+            root: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Open `path` inside the root with `flags` (`O_PATH`, `O_RDONLY`, ...; `O_CLOEXEC` is added).
+    pub fn open_path(&self, path: &Path, flags: i32) -> Result<OwnedFd> {
+        openat2_in_root(self.fd.as_fd(), path, flags, 0).map_err(|e| self.err("openat2", path, e))
+    }
+
+    /// Open `path` inside the root, creating it as a regular file (and its parent directories)
+    /// when it does not exist. Returns an `O_PATH` fd.
+    pub fn create_file(&self, path: &Path, mode: u32) -> Result<OwnedFd> {
+        match openat2_in_root(self.fd.as_fd(), path, libc::O_PATH, 0) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(self.err("openat2", path, e)),
+        }
+        let comps = clean_components(path);
+        let Some((name, parents)) = comps.split_last() else {
+            return self.open_path(Path::new("/"), libc::O_PATH);
+        };
+        let parent: PathBuf = parents.iter().collect();
+        let dir = self.mkdir_all(&parent, 0o755)?;
+        let fd = openat2_in_root(
+            dir.as_fd(),
+            Path::new(name),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
+            mode,
+        )
+        .map_err(|e| self.err("openat2(O_CREAT)", path, e))?;
+        drop(fd);
+        self.open_path(path, libc::O_PATH)
+    }
+
+    /// `mkdir -p` inside the root: each missing component is created with `mkdirat` relative to
+    /// the fd of its already-resolved parent. Returns an `O_PATH` fd of the final directory.
+    pub fn mkdir_all(&self, path: &Path, mode: u32) -> Result<OwnedFd> {
+        let comps = clean_components(path);
+        let mut cur = self.open_path(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY)?;
+        let mut so_far = PathBuf::from("/");
+        for name in comps {
+            so_far.push(name);
+            let flags = libc::O_PATH | libc::O_DIRECTORY;
+            cur = match openat2_in_root(self.fd.as_fd(), &so_far, flags, 0) {
+                Ok(fd) => fd,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    let c = CString::new(name.as_bytes()).expect("path component without NUL");
+                    // SAFETY: `cur` is a valid directory fd, `c` a NUL-terminated single
+                    // component (no `/`), so the new directory is created inside `cur`.
+                    let r = unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), mode) };
+                    if r != 0 {
+                        let e = std::io::Error::last_os_error();
+                        if e.raw_os_error() != Some(libc::EEXIST) {
+                            return Err(self.err("mkdirat", &so_far, e));
+                        }
+                    }
+                    match openat2_in_root(self.fd.as_fd(), &so_far, flags, 0) {
+                        Ok(fd) => fd,
+                        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                            return Err(ResolveError::Dangling {
+                                path: so_far,
+                                root: self.path.clone(),
+                            })
+                        }
+                        Err(e) => return Err(self.err("openat2", &so_far, e)),
+                    }
+                }
+                Err(e) => return Err(self.err("openat2", &so_far, e)),
+            };
+        }
+        Ok(cur)
+    }
+}
+
+impl AsFd for Root {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn real(fd: &OwnedFd) -> PathBuf {
+        std::fs::read_link(fd_path(fd.as_fd())).unwrap()
+    }
+
+    #[test]
+    fn clean_clamps_at_root() {
+        let c = clean_components(Path::new("/../a/./b/../../../c"));
+        assert_eq!(c, vec![OsStr::new("c")]);
+    }
+
+    #[test]
+    fn symlinks_stay_inside_root() {
+        let tmp = std::env::temp_dir().join(format!("rrun-resolve-{}", std::process::id()));
+        let root = tmp.join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        symlink("/", root.join("abs")).unwrap();
+        symlink("../../../../", root.join("etc/up")).unwrap();
+        let r = Root::open(&root).unwrap();
+        let fd = r.mkdir_all(Path::new("abs/x/y"), 0o755).unwrap();
+        assert_eq!(real(&fd), root.canonicalize().unwrap().join("x/y"));
+        let fd = r.mkdir_all(Path::new("etc/up/tmp/z"), 0o755).unwrap();
+        assert_eq!(real(&fd), root.canonicalize().unwrap().join("tmp/z"));
+        let fd = r.create_file(Path::new("../../f"), 0o644).unwrap();
+        assert_eq!(real(&fd), root.canonicalize().unwrap().join("f"));
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+}
