@@ -1,2 +1,16 @@
 //! rrun: a low-level OCI container runtime.
+//!
+//! The flow of `create`: [`spec::load`] -> [`container::ContainerDir::create`] -> cgroups ->
+//! [`init::launch`] (parent, stage-1, stage-2; see init/sync.rs for the protocol) -> state.json.
+
+pub mod container;
+pub mod hooks;
+pub mod init;
+pub mod logging;
+pub mod namespaces;
+pub mod process;
 pub mod rootfs;
+pub mod signals;
+pub mod spec;
+pub mod timefmt;
+pub mod tty;

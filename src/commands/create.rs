@@ -1,0 +1,247 @@
+//! `rrun create`: set up the container and leave its init blocked before exec until `start`.
+
+use super::lifecycle::Cleanup;
+use anyhow::{anyhow, bail, Context, Result};
+use rrun::container::state::{SavedState, Status};
+use rrun::container::{write_atomic, ContainerDir, EXEC_FIFO};
+use rrun::hooks::{self, Kind};
+use rrun::init::{self, InitPlan, ParentSide};
+use rrun::process::caps::CapPlan;
+use rrun::spec::{self, Bundle};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// path to the root of the bundle directory, defaults to the current directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// specify the file to write the process id to
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// do not use pivot root to jail process inside rootfs. This should be used whenever the rootfs is on top of a ramdisk
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// do not create a new session keyring for the container. This will cause the container to inherit the calling processes session key
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// the container id
+    pub id: String,
+}
+
+/// How the caller wants the terminal handled.
+pub enum Console {
+    /// No terminal, or the caller's --console-socket.
+    Socket(Option<PathBuf>),
+    /// `run` in the foreground with a terminal: rrun itself receives the pty master.
+    Own,
+}
+
+/// A created container, still locked by the caller.
+pub struct Created {
+    pub dir: ContainerDir,
+    pub state: SavedState,
+    /// The pty master, with [`Console::Own`].
+    pub pty_master: Option<OwnedFd>,
+}
+
+struct Parent<'a> {
+    bundle: &'a Bundle,
+    id: &'a str,
+    created: &'a str,
+}
+
+impl Parent<'_> {
+    fn state_json(&self, pid: i32) -> Vec<u8> {
+        let st = rrun::container::state::OciState {
+            oci_version: rrun::container::state::OCI_VERSION.to_string(),
+            id: self.id.to_string(),
+            pid,
+            status: Status::Creating,
+            bundle: self.bundle.dir.clone(),
+            rootfs: self.bundle.rootfs.clone(),
+            created: self.created.to_string(),
+            owner: String::new(),
+            annotations: self
+                .bundle
+                .spec
+                .annotations()
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        serde_json::to_vec(&st).expect("state serialises")
+    }
+}
+
+impl ParentSide for Parent<'_> {
+    fn stage1_started(&mut self, _pid: i32) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn init_started(&mut self, pid: i32) -> Result<(), String> {
+        if let Some(adj) = self
+            .bundle
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.oom_score_adj())
+        {
+            let path = format!("/proc/{pid}/oom_score_adj");
+            std::fs::write(&path, adj.to_string())
+                .map_err(|e| format!("set oom_score_adj to {adj} ({path}): {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn create_hooks(&mut self, pid: i32) -> Result<(), String> {
+        let state = self.state_json(pid);
+        for kind in [Kind::Prestart, Kind::CreateRuntime] {
+            hooks::run_all(kind, &kind.of(&self.bundle.spec), &state).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// Validate the console flags like runc does.
+fn check_console(bundle: &Bundle, console: &Console, detach: bool) -> Result<()> {
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    match console {
+        Console::Socket(Some(_)) if !terminal => {
+            bail!("cannot use console socket if rrun will not detach or allocate tty")
+        }
+        Console::Socket(None) if terminal && detach => {
+            bail!("cannot allocate tty if rrun will detach without setting console socket")
+        }
+        _ => Ok(()),
+    }
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = std::path::absolute(path).with_context(|| format!("pid file {}", path.display()))?;
+    write_atomic(&abs, pid.to_string().as_bytes()).map_err(|e| anyhow!("{e}"))
+}
+
+/// The whole of `create`; `run` calls it too. `detach` is true for `create` and `run -d`.
+pub fn create(root: &Path, args: &CreateArgs, console: Console, detach: bool) -> Result<Created> {
+    rrun::container::validate_id(&args.id)?;
+    let bundle = spec::load(&args.bundle)?;
+    check_console(&bundle, &console, detach)?;
+    let process = bundle
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| anyhow!("config.json has no process"))?;
+    let ns_list = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let ns = rrun::namespaces::plan(&ns_list)?;
+    let caps = process
+        .capabilities()
+        .as_ref()
+        .map(CapPlan::from_spec)
+        .transpose()?;
+    let terminal = process.terminal().unwrap_or(false);
+    // The console: the caller's socket, or (foreground run) a socketpair whose other end we keep.
+    let (console_fd, own_end) = match (&console, terminal) {
+        (_, false) => (None, None),
+        (Console::Socket(Some(p)), true) => (Some(rrun::tty::connect_console_socket(p)?), None),
+        (Console::Socket(None), true) | (Console::Own, true) => {
+            let (a, b) = nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::Stream,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .context("console socketpair")?;
+            (Some(a), Some(b))
+        }
+    };
+
+    let dir = ContainerDir::create(root, &args.id)?;
+    let mut cleanup = Cleanup::new(dir.path.clone());
+    let fifo = dir.path.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .with_context(|| format!("mkfifo {}", fifo.display()))?;
+    let state_dir: OwnedFd = dir.file().try_clone().context("dup state dir fd")?.into();
+
+    let created = rrun::timefmt::now(true);
+    let plan = InitPlan {
+        id: args.id.clone(),
+        created: created.clone(),
+        bundle: bundle.clone(),
+        ns,
+        state_dir,
+        console: console_fd,
+        preserve_fds: args.preserve_fds,
+        no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
+        cgroup_steps: Vec::new(),
+        caps,
+    };
+    let mut parent = Parent {
+        bundle: &bundle,
+        id: &args.id,
+        created: &created,
+    };
+    let pid = init::launch(&plan, &mut parent)
+        .map_err(|e| anyhow!("unable to start container process: {e}"))?;
+    cleanup.init_pid = Some(pid);
+    let start_time = rrun::container::state::proc_stat(pid)
+        .map(|s| s.start_time)
+        .ok_or_else(|| anyhow!("container init (pid {pid}) exited during create"))?;
+    let state = SavedState {
+        id: args.id.clone(),
+        init_pid: pid,
+        init_start_time: start_time,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created,
+        owner: String::new(),
+        cgroup_paths: Default::default(),
+        systemd_cgroup: false,
+        config: bundle.spec.clone(),
+    };
+    dir.save(&state)?;
+    if let Some(p) = &args.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    let pty_master = match own_end {
+        Some(end) => {
+            let (fd, _name) = rrun::tty::recv_fd(std::os::fd::AsFd::as_fd(&end))?;
+            Some(fd)
+        }
+        None => None,
+    };
+    cleanup.disarm();
+    Ok(Created {
+        dir,
+        state,
+        pty_master,
+    })
+}
+
+pub fn cmd(root: &Path, args: &CreateArgs) -> Result<i32> {
+    create(
+        root,
+        args,
+        Console::Socket(args.console_socket.clone()),
+        true,
+    )?;
+    Ok(0)
+}

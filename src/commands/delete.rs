@@ -1,0 +1,38 @@
+//! `rrun delete [--force] <id>`.
+
+use super::lifecycle;
+use anyhow::{bail, Result};
+use rrun::container::state::Status;
+use rrun::container::{ContainerDir, ContainerError};
+use rrun::logging::Logger;
+use std::path::Path;
+
+#[derive(clap::Args, Debug)]
+pub struct DeleteArgs {
+    /// Forcibly deletes the container if it is still running (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+    /// the container id
+    pub id: String,
+}
+
+pub fn cmd(root: &Path, a: &DeleteArgs, log: &Logger) -> Result<i32> {
+    let dir = match ContainerDir::open(root, &a.id) {
+        Ok(d) => d,
+        // runc: deleting a container that does not exist is fine with --force.
+        Err(ContainerError::NotExist) if a.force => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    let st = dir.load()?;
+    match lifecycle::status(&dir, &st) {
+        Status::Stopped => {}
+        Status::Created => lifecycle::kill_init(&st)?,
+        s if a.force => {
+            let _ = s;
+            lifecycle::kill_init(&st)?;
+        }
+        s => bail!("cannot delete container {} that is not stopped: {s}", a.id),
+    }
+    lifecycle::destroy(dir, &st, log)?;
+    Ok(0)
+}

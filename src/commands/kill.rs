@@ -1,0 +1,44 @@
+//! `rrun kill [--all] <id> [SIGNAL]`: signal the init (or, with --all, every process of the
+//! container).
+
+use super::lifecycle;
+use anyhow::{bail, Result};
+use rrun::container::state::Status;
+use rrun::container::ContainerDir;
+use std::path::Path;
+
+#[derive(clap::Args, Debug)]
+pub struct KillArgs {
+    /// send the specified signal to all processes inside the container
+    #[arg(short, long)]
+    pub all: bool,
+    /// the container id
+    pub id: String,
+    /// the signal (name or number), SIGTERM by default
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+pub fn cmd(root: &Path, a: &KillArgs) -> Result<i32> {
+    let sig = rrun::signals::parse(&a.signal)?;
+    let dir = ContainerDir::open(root, &a.id)?;
+    let st = dir.load()?;
+    if lifecycle::status(&dir, &st) == Status::Stopped {
+        bail!("container not running");
+    }
+    let pids = if a.all {
+        lifecycle::container_pids(&st)?
+    } else {
+        vec![st.init_pid]
+    };
+    for pid in pids {
+        // SAFETY: kill(2) with a pid we just checked belongs to the container.
+        if unsafe { libc::kill(pid, sig) } != 0 {
+            let e = nix::Error::last();
+            if e != nix::Error::ESRCH {
+                bail!("kill pid {pid} with signal {sig}: {e}");
+            }
+        }
+    }
+    Ok(0)
+}

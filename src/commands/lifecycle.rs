@@ -1,0 +1,178 @@
+//! The steps several commands share: the cleanup of a failed create, `start`'s hand-over
+//! through the exec fifo, waiting for an init to die, and destroying a stopped container.
+
+use anyhow::{anyhow, bail, Result};
+use rrun::container::state::{SavedState, Status};
+use rrun::container::{ContainerDir, EXEC_FIFO};
+use rrun::hooks::{self, Kind};
+use rrun::logging::Logger;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Undoes a create that did not finish: kills the init (if any) and removes the state dir.
+/// Disarmed once the container exists.
+pub struct Cleanup {
+    dir: PathBuf,
+    pub init_pid: Option<i32>,
+    armed: bool,
+}
+
+impl Cleanup {
+    pub fn new(dir: PathBuf) -> Cleanup {
+        Cleanup {
+            dir,
+            init_pid: None,
+            armed: true,
+        }
+    }
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.init_pid {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The derived status of a container.
+pub fn status(dir: &ContainerDir, st: &SavedState) -> Status {
+    st.status(&dir.path, || false)
+}
+
+/// Open the exec fifo and release the init; waits until the container's program is executed
+/// (the init's end of the fifo closes on exec) and reports an init that failed instead.
+pub fn release_init(dir: &ContainerDir, st: &SavedState) -> Result<()> {
+    let fifo_path = dir.path.join(EXEC_FIFO);
+    let fd = nix::fcntl::open(
+        &fifo_path,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| anyhow!("open exec fifo {}: {e}", fifo_path.display()))?;
+    // The init blocks in open(O_WRONLY) until a reader exists; it then writes one byte. If it
+    // died, nobody ever writes: poll with a timeout and check it is still alive.
+    loop {
+        let mut pfd = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16)) {
+            Ok(0) => {
+                if !st.init_alive() {
+                    bail!("container init exited before start");
+                }
+            }
+            Ok(_) => break,
+            Err(nix::Error::EINTR) => {}
+            Err(e) => bail!("poll exec fifo: {e}"),
+        }
+    }
+    let _ = std::fs::remove_file(&fifo_path);
+    // Blocking from here: the init's write end stays open until its exec (close-on-exec).
+    let flags = nix::fcntl::OFlag::O_RDONLY;
+    nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+    let mut f = std::fs::File::from(fd);
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    match buf.split_first() {
+        Some((b'0', [])) => Ok(()),
+        Some((b'0', rest)) => bail!("{}", String::from_utf8_lossy(rest)),
+        _ => bail!("container init exited before start"),
+    }
+}
+
+/// `start` on a locked, created container: release the init, then run poststart hooks.
+pub fn start(dir: &ContainerDir, st: &SavedState, log: &Logger) -> Result<()> {
+    match status(dir, st) {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Running => bail!("cannot start an already running container"),
+        s => bail!("cannot start a container in the {s} state"),
+    }
+    release_init(dir, st)?;
+    let state = serde_json::to_vec(&st.oci(Status::Running))?;
+    // A failing poststart hook is a warning: the container is already running.
+    if let Err(e) = hooks::run_all(Kind::Poststart, &Kind::Poststart.of(&st.config), &state) {
+        log.warn(&e.to_string());
+    }
+    Ok(())
+}
+
+/// Wait up to `limit` for the init to be gone.
+pub fn wait_gone(st: &SavedState, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while st.init_alive() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        // Reap it if it is our child (after `run`); otherwise its parent does.
+        let _ = nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(st.init_pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// SIGKILL the init and wait for it to go.
+pub fn kill_init(st: &SavedState) -> Result<()> {
+    if st.init_alive() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(st.init_pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    if !wait_gone(st, Duration::from_secs(10)) {
+        bail!(
+            "container init (pid {}) did not die after SIGKILL",
+            st.init_pid
+        );
+    }
+    Ok(())
+}
+
+/// Remove a stopped container: poststop hooks, its cgroup, its state directory.
+pub fn destroy(dir: ContainerDir, st: &SavedState, log: &Logger) -> Result<()> {
+    let state = serde_json::to_vec(&st.oci(Status::Stopped))?;
+    if let Err(e) = hooks::run_all(Kind::Poststop, &Kind::Poststop.of(&st.config), &state) {
+        log.warn(&e.to_string());
+    }
+    dir.remove()?;
+    Ok(())
+}
+
+/// Every process of the container. With its own pid namespace, those are the processes whose
+/// /proc/PID/ns/pid is the init's.
+pub fn container_pids(st: &SavedState) -> Result<Vec<i32>> {
+    use std::os::unix::fs::MetadataExt;
+    let ns_of = |pid: i32| std::fs::metadata(format!("/proc/{pid}/ns/pid")).map(|m| m.ino());
+    let init_ns = ns_of(st.init_pid)?;
+    if ns_of(std::process::id() as i32)? == init_ns {
+        bail!("the container shares rrun's pid namespace: cannot tell its processes apart without its cgroup");
+    }
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if ns_of(pid).is_ok_and(|ns| ns == init_ns) {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}

@@ -1,0 +1,33 @@
+//! One module per subcommand; each is thin: parse, call the library, print.
+
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod lifecycle;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+use crate::{Cli, Cmd};
+use anyhow::Result;
+use rrun::logging::Logger;
+
+/// Run the chosen subcommand; returns the process exit code.
+pub fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
+    let root = &cli.root;
+    if cli.systemd_cgroup {
+        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (omit --systemd-cgroup)");
+    }
+    match &cli.command {
+        Cmd::Create(a) => create::cmd(root, a),
+        Cmd::Start(a) => start::cmd(root, a, log),
+        Cmd::Run(a) => run::cmd(root, a, log),
+        Cmd::State(a) => state::cmd(root, a),
+        Cmd::Kill(a) => kill::cmd(root, a),
+        Cmd::Delete(a) => delete::cmd(root, a, log),
+        Cmd::List(a) => list::cmd(root, a),
+        Cmd::Spec(a) => spec::cmd(a),
+    }
+}

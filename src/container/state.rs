@@ -1,0 +1,194 @@
+//! What rrun remembers about a container (`<root>/<id>/state.json`) and what it shows callers
+//! (`rrun state`, `rrun list`, the state hooks receive on stdin).
+//!
+//! The status is derived, never trusted from disk: a saved pid whose start time differs (pid
+//! reuse) or that is gone or a zombie is `stopped`; a live init that still waits on the exec
+//! fifo is `created`; otherwise `running` (or `paused` when its cgroup is frozen).
+
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The runtime-spec version rrun implements (printed in `state` and `--version`).
+pub const OCI_VERSION: &str = "1.2.1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// The saved state of one container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedState {
+    pub id: String,
+    /// Host pid of the container's init, and its start time (field 22 of /proc/PID/stat), which
+    /// together name the process even after its pid is reused.
+    pub init_pid: i32,
+    pub init_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339 with nanoseconds, UTC.
+    pub created: String,
+    pub owner: String,
+    /// Cgroup directories, by controller (or "unified"), for delete, kill --all, pause.
+    #[serde(default)]
+    pub cgroup_paths: BTreeMap<String, PathBuf>,
+    #[serde(default)]
+    pub systemd_cgroup: bool,
+    /// The config the container was created from (hooks and annotations are read from it).
+    pub config: Spec,
+}
+
+/// The runtime-spec state, as `rrun state` prints it and hooks read it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OciState {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A process as /proc shows it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub state: char,
+    pub start_time: u64,
+}
+
+/// Read the state letter and start time of `pid` from /proc/PID/stat.
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&s)
+}
+
+/// Parse /proc/PID/stat: the command name may hold spaces and parentheses, so fields are
+/// counted after the last `)`.
+pub fn parse_stat(s: &str) -> Option<ProcStat> {
+    let rest = &s[s.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // `rest` starts at field 3 (state); start time is field 22.
+    let start_time = fields.nth(18)?.parse().ok()?;
+    Some(ProcStat { state, start_time })
+}
+
+impl SavedState {
+    /// True when the saved init is still the same, living (not zombie) process.
+    pub fn init_alive(&self) -> bool {
+        if self.init_pid <= 0 {
+            return false;
+        }
+        match proc_stat(self.init_pid) {
+            Some(st) => st.start_time == self.init_start_time && st.state != 'Z' && st.state != 'X',
+            None => false,
+        }
+    }
+
+    /// The derived status. `dir` is the container's state directory; `frozen` tells whether its
+    /// cgroup is frozen (asked only of a live container).
+    pub fn status(&self, dir: &Path, frozen: impl FnOnce() -> bool) -> Status {
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if dir.join(super::EXEC_FIFO).exists() {
+            return Status::Created;
+        }
+        if frozen() {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+
+    pub fn annotations(&self) -> BTreeMap<String, String> {
+        self.config
+            .annotations()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The runtime-spec state for `status`; the pid is 0 once stopped, like runc.
+    pub fn oci(&self, status: Status) -> OciState {
+        OciState {
+            oci_version: OCI_VERSION.to_string(),
+            id: self.id.clone(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.init_pid
+            },
+            status,
+            bundle: self.bundle.clone(),
+            rootfs: self.rootfs.clone(),
+            created: self.created.clone(),
+            owner: self.owner.clone(),
+            annotations: self.annotations(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_odd_comm() {
+        let line =
+            "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        let st = parse_stat(line).unwrap();
+        assert_eq!(st.state, 'S');
+        assert_eq!(st.start_time, 987654);
+    }
+
+    #[test]
+    fn own_stat_is_readable() {
+        let st = proc_stat(std::process::id() as i32).unwrap();
+        assert!(st.start_time > 0);
+    }
+
+    #[test]
+    fn oci_state_json_shape() {
+        let st = OciState {
+            oci_version: OCI_VERSION.into(),
+            id: "c1".into(),
+            pid: 42,
+            status: Status::Created,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: "2020-01-01T00:00:00Z".into(),
+            owner: String::new(),
+            annotations: BTreeMap::new(),
+        };
+        let v: serde_json::Value = serde_json::to_value(&st).unwrap();
+        assert_eq!(v["status"], "created");
+        assert_eq!(v["ociVersion"], OCI_VERSION);
+        assert!(v.get("annotations").is_none());
+        assert_eq!(v["owner"], "");
+    }
+}

@@ -1,0 +1,216 @@
+//! Starting the container's init: parent -> stage-1 -> stage-2 (the init).
+//!
+//! rrun forks instead of re-executing itself (runc re-executes only because of Go's runtime):
+//! the process is single-threaded here, so both children simply continue with the plan already
+//! in memory. See [`sync`] for the messages the three processes exchange, in order.
+//!
+//! - parent (this module): owns the state directory, the cgroup and the sync socket, writes
+//!   the id maps, runs the runtime-namespace hooks.
+//! - stage-1 ([`stage1`]): joins `path` namespaces, creates the user namespace and then the
+//!   others, forks stage-2 (so that it is pid 1 of a new pid namespace and inside the new time
+//!   namespace), reports its pid and exits.
+//! - stage-2 ([`stage2`]): the container's init: rootfs, pivot_root, terminal, hostname,
+//!   sysctls, rlimits, credentials and capabilities; waits on the exec fifo; execve.
+
+pub mod stage1;
+pub mod stage2;
+pub mod sync;
+pub mod sysctl;
+
+use crate::namespaces::NamespacePlan;
+use crate::process::caps::CapPlan;
+use crate::rootfs::mounts::CgroupMountStep;
+use crate::spec::Bundle;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use oci_spec::runtime::LinuxIdMapping;
+use std::os::fd::{AsFd, OwnedFd};
+use sync::{expect, recv_msg, send_msg, Message, SyncError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A stage reported a failure; the text is complete and user-facing.
+    #[error("{0}")]
+    Child(String),
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error("fork: {0}")]
+    Fork(nix::Error),
+    #[error("write {path}: {source}")]
+    IdMap {
+        path: String,
+        source: std::io::Error,
+    },
+    /// A parent-side step (cgroup, hook) failed.
+    #[error("{0}")]
+    Parent(String),
+}
+
+/// Everything the stages need, prepared by the parent before the fork.
+pub struct InitPlan {
+    pub id: String,
+    /// Creation time (RFC 3339), as the state will show it.
+    pub created: String,
+    pub bundle: Bundle,
+    pub ns: NamespacePlan,
+    /// The container's state directory (the init opens `exec.fifo` relative to it, after
+    /// pivot_root).
+    pub state_dir: OwnedFd,
+    /// The connected console socket, when the process has a terminal.
+    pub console: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub cgroup_steps: Vec<CgroupMountStep>,
+    pub caps: Option<CapPlan>,
+}
+
+/// What the parent does at its points of the protocol (the create command implements it).
+pub trait ParentSide {
+    /// Stage-1 exists and is blocked: put it in the container's cgroup.
+    fn stage1_started(&mut self, pid: i32) -> Result<(), String>;
+    /// The init exists (host pid): e.g. its oom_score_adj.
+    fn init_started(&mut self, pid: i32) -> Result<(), String>;
+    /// The init's mounts are ready: run prestart and createRuntime hooks.
+    fn create_hooks(&mut self, pid: i32) -> Result<(), String>;
+}
+
+/// Write /proc/PID/{uid_map,gid_map} from the config's mappings.
+fn write_id_maps(
+    pid: i32,
+    uid: &[LinuxIdMapping],
+    gid: &[LinuxIdMapping],
+) -> Result<(), InitError> {
+    for (file, maps) in [("gid_map", gid), ("uid_map", uid)] {
+        if maps.is_empty() {
+            continue;
+        }
+        let text: String = maps
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text).map_err(|source| InitError::IdMap { path, source })?;
+    }
+    Ok(())
+}
+
+fn kill_and_reap(pid: i32) {
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let _ = waitpid(Pid::from_raw(pid), None);
+}
+
+/// Run the protocol's parent side. Returns the init's host pid once it is `Ready` (blocked on
+/// the exec fifo). On error every process started here is killed and reaped.
+pub fn launch(plan: &InitPlan, parent: &mut dyn ParentSide) -> Result<i32, InitError> {
+    let (parent_end, child_end) = sync::pair()?;
+    // Become the subreaper so that the init, orphaned when stage-1 exits, is our child: we can
+    // then reap it on failure, and `run` can wait for it.
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    // SAFETY: rrun is single-threaded here; the child only continues with plain Rust code and
+    // ends in _exit.
+    let stage1_pid = match unsafe { fork() }.map_err(InitError::Fork)? {
+        ForkResult::Child => {
+            drop(parent_end);
+            let code = match stage1::run(plan, child_end.as_fd()) {
+                Ok(()) => 0,
+                Err(msg) => {
+                    let _ = send_msg(child_end.as_fd(), &Message::Error { message: msg });
+                    1
+                }
+            };
+            // SAFETY: _exit skips atexit handlers and buffered-output flushing of the parent's
+            // copies, which belong to the parent.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => child.as_raw(),
+    };
+    drop(child_end);
+    let mut init_pid: Option<i32> = None;
+    let result = parent_protocol(plan, parent, parent_end.as_fd(), stage1_pid, &mut init_pid);
+    if result.is_err() {
+        kill_and_reap(stage1_pid);
+        if let Some(p) = init_pid {
+            kill_and_reap(p);
+        }
+    }
+    result
+}
+
+/// Turn a peer's Error message into InitError::Child, other surprises into Sync errors.
+fn expect_or_child(
+    fd: std::os::fd::BorrowedFd<'_>,
+    want: Message,
+    name: &'static str,
+) -> Result<(), InitError> {
+    match recv_msg(fd)? {
+        m if m == want => Ok(()),
+        Message::Error { message } => Err(InitError::Child(message)),
+        got => Err(SyncError::Unexpected {
+            expected: name,
+            got,
+        }
+        .into()),
+    }
+}
+
+fn parent_protocol(
+    plan: &InitPlan,
+    parent: &mut dyn ParentSide,
+    sock: std::os::fd::BorrowedFd<'_>,
+    stage1_pid: i32,
+    init_pid: &mut Option<i32>,
+) -> Result<i32, InitError> {
+    parent
+        .stage1_started(stage1_pid)
+        .map_err(InitError::Parent)?;
+    send_msg(sock, &Message::Proceed)?;
+    let linux = plan.bundle.spec.linux().as_ref();
+    if plan.ns.creates(oci_spec::runtime::LinuxNamespaceType::User) {
+        expect_or_child(sock, Message::UsernsCreated, "UsernsCreated")?;
+        let uid = linux
+            .and_then(|l| l.uid_mappings().clone())
+            .unwrap_or_default();
+        let gid = linux
+            .and_then(|l| l.gid_mappings().clone())
+            .unwrap_or_default();
+        write_id_maps(stage1_pid, &uid, &gid)?;
+        send_msg(sock, &Message::IdMapsWritten)?;
+    }
+    let pid = match recv_msg(sock)? {
+        Message::Stage2Started { pid } => pid,
+        Message::Error { message } => return Err(InitError::Child(message)),
+        got => {
+            return Err(SyncError::Unexpected {
+                expected: "Stage2Started",
+                got,
+            }
+            .into())
+        }
+    };
+    *init_pid = Some(pid);
+    match waitpid(Pid::from_raw(stage1_pid), None) {
+        Ok(WaitStatus::Exited(_, 0)) => {}
+        other => {
+            return Err(InitError::Parent(format!(
+                "stage-1 of the init ended badly: {other:?}"
+            )))
+        }
+    }
+    parent.init_started(pid).map_err(InitError::Parent)?;
+    expect_or_child(sock, Message::RunCreateHooks, "RunCreateHooks")?;
+    parent.create_hooks(pid).map_err(InitError::Parent)?;
+    send_msg(sock, &Message::HooksDone)?;
+    expect_or_child(sock, Message::Ready, "Ready")?;
+    Ok(pid)
+}
+
+/// Re-export for the stages: wait for a message the protocol requires.
+pub(crate) fn wait_for(
+    fd: std::os::fd::BorrowedFd<'_>,
+    want: Message,
+    name: &'static str,
+) -> Result<(), String> {
+    expect(fd, want, name).map_err(|e| e.to_string())
+}

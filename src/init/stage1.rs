@@ -1,0 +1,81 @@
+//! Stage-1: the intermediate process. Joins and creates namespaces, then forks the init.
+
+use super::sync::{send_msg, Message};
+use super::{stage2, wait_for, InitPlan};
+use crate::namespaces::{self, clone_flag};
+use nix::unistd::{fork, ForkResult, Gid, Uid};
+use oci_spec::runtime::LinuxNamespaceType;
+use std::os::fd::BorrowedFd;
+
+/// Become uid/gid 0 of the user namespace we are in (it has just been created or joined).
+fn become_ns_root() -> Result<(), String> {
+    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .map_err(|e| format!("setresgid(0) in the user namespace: {e}"))?;
+    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .map_err(|e| format!("setresuid(0) in the user namespace: {e}"))
+}
+
+/// Set the time namespace's clock offsets (before any process is in it).
+fn write_time_offsets(plan: &InitPlan) -> Result<(), String> {
+    let Some(offsets) = plan
+        .bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        let clock = match clock.as_str() {
+            "monotonic" | "boottime" => clock.as_str(),
+            other => return Err(format!("linux.timeOffsets: unknown clock {other:?}")),
+        };
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    std::fs::write("/proc/self/timens_offsets", text)
+        .map_err(|e| format!("write /proc/self/timens_offsets: {e}"))
+}
+
+pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<(), String> {
+    wait_for(sock, Message::Proceed, "Proceed")?;
+    namespaces::join_all(&plan.ns).map_err(|e| e.to_string())?;
+    if plan.ns.joins(LinuxNamespaceType::User) {
+        become_ns_root()?;
+    }
+    if plan.ns.creates(LinuxNamespaceType::User) {
+        namespaces::unshare(clone_flag(LinuxNamespaceType::User)).map_err(|e| e.to_string())?;
+        send_msg(sock, &Message::UsernsCreated).map_err(|e| e.to_string())?;
+        wait_for(sock, Message::IdMapsWritten, "IdMapsWritten")?;
+        become_ns_root()?;
+    }
+    namespaces::unshare(plan.ns.unshare_flags()).map_err(|e| e.to_string())?;
+    if plan.ns.creates(LinuxNamespaceType::Time) {
+        write_time_offsets(plan)?;
+    }
+    // SAFETY: single-threaded; the child runs the init and ends in exec or _exit.
+    match unsafe { fork() }.map_err(|e| format!("fork the container init: {e}"))? {
+        ForkResult::Child => {
+            let err = stage2::run(plan, sock);
+            // stage2::run returns only on failure.
+            let _ = send_msg(sock, &Message::Error { message: err });
+            // SAFETY: leaves without running the parent's atexit handlers.
+            unsafe { libc::_exit(1) }
+        }
+        ForkResult::Parent { child } => {
+            send_msg(
+                sock,
+                &Message::Stage2Started {
+                    pid: child.as_raw(),
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+    }
+}

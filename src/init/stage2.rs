@@ -1,0 +1,223 @@
+//! Stage-2: the container's init (pid 1 of a new pid namespace). Sets up the container from
+//! inside its namespaces, reports `Ready`, blocks on the exec fifo until `start`, and execs.
+
+use super::sync::{send_msg, Message};
+use super::{sysctl, wait_for, InitPlan};
+use crate::container::state::{OciState, Status, OCI_VERSION};
+use crate::container::EXEC_FIFO;
+use crate::hooks::{self, Kind};
+use crate::process::{exec, rlimits, user};
+use crate::rootfs::{self, RootfsPlan};
+use oci_spec::runtime::LinuxNamespaceType;
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+
+/// The state hooks get on stdin, as far as the init knows it.
+fn state_json(plan: &InitPlan, pid: i32, status: Status) -> Vec<u8> {
+    let st = OciState {
+        oci_version: OCI_VERSION.to_string(),
+        id: plan.id.clone(),
+        pid,
+        status,
+        bundle: plan.bundle.dir.clone(),
+        rootfs: plan.bundle.rootfs.clone(),
+        created: plan.created.clone(),
+        owner: String::new(),
+        annotations: plan
+            .bundle
+            .spec
+            .annotations()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    serde_json::to_vec(&st).expect("state serialises")
+}
+
+/// Join a new session keyring named after the container (as runc does), so containers do
+/// not share the host's session keyring.
+fn join_session_keyring(id: &str) -> Result<(), String> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    const KEYCTL_SETPERM: libc::c_int = 5;
+    let name = std::ffi::CString::new(format!("_ses.{id}")).expect("id has no NUL");
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads the NUL-terminated name only.
+    let key =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if key < 0 {
+        let e = nix::Error::last();
+        if e == nix::Error::ENOSYS {
+            return Ok(());
+        }
+        return Err(format!("join session keyring: {e}"));
+    }
+    // Possessor and user: all; group: view (runc's permissions for the new keyring).
+    let perm: u32 = 0x3f3f_0000 | 0x0008_0000;
+    // SAFETY: keyctl(SETPERM, key, perm) takes two integers.
+    if unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, key, perm) } < 0 {
+        return Err(format!(
+            "set session keyring permissions: {}",
+            nix::Error::last()
+        ));
+    }
+    Ok(())
+}
+
+/// The host pid of this process, read before pivot_root through the host's /proc.
+fn host_pid() -> i32 {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Block until `start` opens the fifo, then tell it we are going. Returns the fifo so an exec
+/// failure can be reported through it.
+fn wait_for_start(state_dir: BorrowedFd<'_>) -> Result<std::fs::File, String> {
+    let fd = nix::fcntl::openat(
+        state_dir,
+        EXEC_FIFO,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| format!("open exec fifo: {e}"))?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(b"0")
+        .map_err(|e| format!("write exec fifo: {e}"))?;
+    Ok(f)
+}
+
+/// Run the init. Returns only with an error message (on success it execs).
+pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> String {
+    match setup(plan, sock) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallible, String> {
+    let spec = &plan.bundle.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or("config.json has no process to start")?;
+    let linux = spec.linux().as_ref();
+    // No ptrace and no /proc/PID/fd of this process for anyone in the container until exec
+    // resets it: the init still holds fds of the host (state dir, console socket).
+    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
+    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    let pid = host_pid();
+    // Files are created with exact modes during setup; the process's umask is set at the end.
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    if !plan.ns.has(LinuxNamespaceType::Mount) {
+        return Err("a mount namespace is required (linux.namespaces has no \"mount\")".into());
+    }
+    let rplan = RootfsPlan {
+        rootfs: &plan.bundle.rootfs,
+        bundle: &plan.bundle.dir,
+        spec,
+        in_userns: plan.ns.has(LinuxNamespaceType::User),
+        cgroup_steps: &plan.cgroup_steps,
+    };
+    rootfs::prepare(&rplan).map_err(|e| format!("error preparing rootfs: {e}"))?;
+    send_msg(sock, &Message::RunCreateHooks).map_err(|e| e.to_string())?;
+    wait_for(sock, Message::HooksDone, "HooksDone")?;
+    let creating = state_json(plan, pid, Status::Creating);
+    hooks::run_all(
+        Kind::CreateContainer,
+        &Kind::CreateContainer.of(spec),
+        &creating,
+    )
+    .map_err(|e| e.to_string())?;
+    rootfs::pivot(&rplan, plan.no_pivot)
+        .map_err(|e| format!("error jailing process inside rootfs: {e}"))?;
+    if process.terminal().unwrap_or(false) {
+        let console = plan
+            .console
+            .as_ref()
+            .ok_or("process.terminal is true but there is no console socket")?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::tty::setup_console(console.as_fd(), size)
+            .map_err(|e| format!("setting up the terminal: {e}"))?;
+    }
+    rootfs::finalize(&rplan).map_err(|e| format!("error finalizing rootfs: {e}"))?;
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        if !plan.ns.has(LinuxNamespaceType::Uts) {
+            return Err("unable to set hostname without a private UTS namespace".into());
+        }
+        nix::unistd::sethostname(h).map_err(|e| format!("sethostname {h:?}: {e}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        if !plan.ns.has(LinuxNamespaceType::Uts) {
+            return Err("unable to set domainname without a private UTS namespace".into());
+        }
+        // SAFETY: setdomainname reads `len` bytes of the given buffer.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(format!("setdomainname {d:?}: {}", nix::Error::last()));
+        }
+    }
+    if let Some(s) = linux.and_then(|l| l.sysctl().as_ref()) {
+        sysctl::apply(s).map_err(|e| e.to_string())?;
+    }
+    if !plan.no_new_keyring {
+        join_session_keyring(&plan.id)?;
+    }
+    if let Some(r) = process.rlimits() {
+        rlimits::apply(r).map_err(|e| format!("error setting rlimits for ready process: {e}"))?;
+    }
+    // The working directory is created as root, entered as the container's user.
+    let cwd = process.cwd();
+    let root = crate::rootfs::resolve::Root::open(Path::new("/")).map_err(|e| e.to_string())?;
+    root.mkdir_all(cwd, 0o755)
+        .map_err(|e| format!("create cwd {}: {e}", cwd.display()))?;
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs()
+            .map_err(|e| format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"))?;
+    }
+    if let Some(caps) = &plan.caps {
+        caps.apply_bounding().map_err(|e| e.to_string())?;
+    }
+    user::switch(process.user(), true).map_err(|e| e.to_string())?;
+    if let Some(caps) = &plan.caps {
+        caps.apply_rest().map_err(|e| e.to_string())?;
+    }
+    // (The seccomp filter, when implemented, is loaded here: after the credential change and as
+    // late as possible, so the setup above runs unfiltered.)
+    nix::unistd::chdir(cwd).map_err(|e| {
+        format!(
+            "chdir to cwd ({}) set in config.json failed: {e}",
+            cwd.display()
+        )
+    })?;
+    nix::sys::stat::umask(user::umask(process.user()));
+    let env = process.env().clone().unwrap_or_default();
+    let args = process.args().clone().unwrap_or_default();
+    let path = exec::look_path(&args[0], exec::env_path(&env)).map_err(|e| e.to_string())?;
+    let exec_plan = exec::ExecPlan::new(path, &args, &env).map_err(|e| e.to_string())?;
+    send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
+    let mut fifo = wait_for_start(plan.state_dir.as_fd())?;
+    let started = state_json(plan, pid, Status::Created);
+    let report = |fifo: &mut std::fs::File, msg: String| {
+        let _ = fifo.write_all(msg.as_bytes());
+        msg
+    };
+    if let Err(e) = hooks::run_all(
+        Kind::StartContainer,
+        &Kind::StartContainer.of(spec),
+        &started,
+    ) {
+        return Err(report(&mut fifo, e.to_string()));
+    }
+    if let Err(e) = exec::prepare_inheritance(plan.preserve_fds) {
+        return Err(report(&mut fifo, format!("prepare fds for exec: {e}")));
+    }
+    let e = exec_plan.exec();
+    // Tell `start` (reading the fifo) and the container's stderr why.
+    let msg = report(&mut fifo, e.to_string());
+    eprintln!("rrun: {msg}");
+    Err(msg)
+}

@@ -1,0 +1,138 @@
+//! The sync protocol between `rrun` (the parent) and the two init stages.
+//!
+//! One `SOCK_SEQPACKET` socketpair, made by the parent before it forks stage-1; stage-2 (the
+//! container init) inherits stage-1's end. Every message is one packet holding one JSON
+//! [`Message`]. The exchange, in order (→ means "sends to"):
+//!
+//! | # | who → whom          | message            | what the receiver does next                       |
+//! |---|---------------------|--------------------|---------------------------------------------------|
+//! | 1 | parent → stage-1    | `Proceed`          | parent has put stage-1 in the container's cgroup;  |
+//! |   |                     |                    | stage-1 joins `path` namespaces                   |
+//! | 2 | stage-1 → parent    | `UsernsCreated`    | (only with a new user ns) parent writes           |
+//! |   |                     |                    | /proc/<stage-1>/{uid,gid}_map                      |
+//! | 3 | parent → stage-1    | `IdMapsWritten`    | stage-1 becomes root in the ns, unshares the rest, |
+//! |   |                     |                    | sets time offsets, forks stage-2                  |
+//! | 4 | stage-1 → parent    | `Stage2Started`    | host pid of the init; stage-1 exits 0, parent     |
+//! |   |                     |                    | reaps it                                          |
+//! | 5 | stage-2 → parent    | `RunCreateHooks`   | init has set up its mounts (not yet pivoted);     |
+//! |   |                     |                    | parent runs prestart + createRuntime hooks        |
+//! | 6 | parent → stage-2    | `HooksDone`        | init runs createContainer hooks, pivots, sets up  |
+//! |   |                     |                    | the process, checks the executable                |
+//! | 7 | stage-2 → parent    | `Ready`            | parent writes state.json and the pid file; the    |
+//! |   |                     |                    | init blocks on the exec fifo until `start`        |
+//!
+//! Errors: a stage that fails sends `Error` (what failed, with the syscall and path) and exits
+//! 1; the parent reports that text, kills what is left and cleans up. A stage that dies without
+//! a word shows as end-of-file (a zero-length read) on the parent's end, because the parent
+//! closes its copy of the child's end right after the fork. The parent never blocks on a
+//! child that cannot answer: every wait is a read on this socket.
+
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    Proceed,
+    UsernsCreated,
+    IdMapsWritten,
+    Stage2Started {
+        pid: i32,
+    },
+    RunCreateHooks,
+    HooksDone,
+    Ready,
+    /// A stage failed; `message` is the whole, user-facing reason.
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("sync socket {op}: {source}")]
+    Io {
+        op: &'static str,
+        source: nix::Error,
+    },
+    #[error("the container init exited before it was ready")]
+    Eof,
+    #[error("sync socket: bad message: {0}")]
+    Bad(String),
+    #[error("sync: expected {expected}, got {got:?}")]
+    Unexpected {
+        expected: &'static str,
+        got: Message,
+    },
+}
+
+/// A new socketpair: (parent end, child end), both close-on-exec.
+pub fn pair() -> Result<(OwnedFd, OwnedFd), SyncError> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|source| SyncError::Io {
+        op: "socketpair",
+        source,
+    })
+}
+
+pub fn send_msg(fd: BorrowedFd<'_>, m: &Message) -> Result<(), SyncError> {
+    let data = serde_json::to_vec(m).expect("message serialises");
+    loop {
+        match send(fd.as_raw_fd(), &data, MsgFlags::MSG_NOSIGNAL) {
+            Ok(_) => return Ok(()),
+            Err(nix::Error::EINTR) => continue,
+            Err(source) => return Err(SyncError::Io { op: "send", source }),
+        }
+    }
+}
+
+pub fn recv_msg(fd: BorrowedFd<'_>) -> Result<Message, SyncError> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = loop {
+        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(n) => break n,
+            Err(nix::Error::EINTR) => continue,
+            Err(source) => return Err(SyncError::Io { op: "recv", source }),
+        }
+    };
+    if n == 0 {
+        return Err(SyncError::Eof);
+    }
+    serde_json::from_slice(&buf[..n]).map_err(|e| SyncError::Bad(e.to_string()))
+}
+
+/// Receive and require `want`; an `Error` from the peer becomes `Err(Peer)` via `on_error`.
+pub fn expect(fd: BorrowedFd<'_>, want: Message, name: &'static str) -> Result<(), SyncError> {
+    match recv_msg(fd)? {
+        m if m == want => Ok(()),
+        got => Err(SyncError::Unexpected {
+            expected: name,
+            got,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn roundtrip_and_eof() {
+        let (a, b) = pair().unwrap();
+        send_msg(a.as_fd(), &Message::Stage2Started { pid: 7 }).unwrap();
+        send_msg(a.as_fd(), &Message::Ready).unwrap();
+        assert_eq!(
+            recv_msg(b.as_fd()).unwrap(),
+            Message::Stage2Started { pid: 7 }
+        );
+        expect(b.as_fd(), Message::Ready, "Ready").unwrap();
+        drop(a);
+        assert!(matches!(recv_msg(b.as_fd()), Err(SyncError::Eof)));
+    }
+}

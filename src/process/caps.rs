@@ -1,0 +1,112 @@
+//! Capabilities: the five sets of `process.capabilities`.
+//!
+//! Order matters and follows the kernel's rules: the bounding set is reduced while the process
+//! still has CAP_SETPCAP (before the user switch); the user switch keeps the permitted set
+//! (PR_SET_KEEPCAPS, see user.rs); then effective, permitted and inheritable are set in one
+//! capset, and ambient capabilities are raised last (each must be permitted and inheritable).
+
+use caps::{CapSet, Capability, CapsHashSet};
+use oci_spec::runtime::LinuxCapabilities;
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CapsError {
+    #[error("capability {0} is not known to this runtime")]
+    Unknown(String),
+    #[error("{op} {set} capabilities: {source}")]
+    Apply {
+        op: &'static str,
+        set: &'static str,
+        source: caps::errors::CapsError,
+    },
+}
+
+/// Convert a config.json capability set; a name this kernel does not have is skipped (as runc
+/// does, so a config written for a newer kernel still starts), an unparsable one is an error.
+pub fn to_set(set: Option<&oci_spec::runtime::Capabilities>) -> Result<CapsHashSet, CapsError> {
+    let known = caps::runtime::thread_all_supported();
+    let mut out = CapsHashSet::new();
+    for c in set.into_iter().flatten() {
+        let name = format!("CAP_{c}");
+        let cap = Capability::from_str(&name).map_err(|_| CapsError::Unknown(name))?;
+        if known.contains(&cap) {
+            out.insert(cap);
+        }
+    }
+    Ok(out)
+}
+
+/// The capability sets resolved from config.json.
+#[derive(Debug, Clone)]
+pub struct CapPlan {
+    pub bounding: CapsHashSet,
+    pub effective: CapsHashSet,
+    pub permitted: CapsHashSet,
+    pub inheritable: CapsHashSet,
+    pub ambient: CapsHashSet,
+}
+
+impl CapPlan {
+    pub fn from_spec(c: &LinuxCapabilities) -> Result<CapPlan, CapsError> {
+        Ok(CapPlan {
+            bounding: to_set(c.bounding().as_ref())?,
+            effective: to_set(c.effective().as_ref())?,
+            permitted: to_set(c.permitted().as_ref())?,
+            inheritable: to_set(c.inheritable().as_ref())?,
+            ambient: to_set(c.ambient().as_ref())?,
+        })
+    }
+
+    /// Drop from the bounding set what the config does not list (needs CAP_SETPCAP).
+    pub fn apply_bounding(&self) -> Result<(), CapsError> {
+        for cap in caps::runtime::thread_all_supported() {
+            if !self.bounding.contains(&cap) {
+                caps::drop(None, CapSet::Bounding, cap).map_err(|source| CapsError::Apply {
+                    op: "drop",
+                    set: "bounding",
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Set effective, permitted, inheritable and ambient (after the user switch).
+    pub fn apply_rest(&self) -> Result<(), CapsError> {
+        let err = |op, set| move |source| CapsError::Apply { op, set, source };
+        // Each capset keeps the other sets as they are, so the order matters: inheritable
+        // while the full permitted set still allows it, then effective (lowered within the
+        // old permitted set), then permitted (which must still hold the new effective set).
+        caps::set(None, CapSet::Inheritable, &self.inheritable)
+            .map_err(err("set", "inheritable"))?;
+        caps::set(None, CapSet::Effective, &self.effective).map_err(err("set", "effective"))?;
+        caps::set(None, CapSet::Permitted, &self.permitted).map_err(err("set", "permitted"))?;
+        caps::clear(None, CapSet::Ambient).map_err(err("clear", "ambient"))?;
+        for cap in &self.ambient {
+            // The kernel refuses an ambient capability that is not both permitted and
+            // inheritable; runc skips those, and so does rrun.
+            if self.permitted.contains(cap) && self.inheritable.contains(cap) {
+                caps::raise(None, CapSet::Ambient, *cap).map_err(err("raise", "ambient"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_names() {
+        let c: LinuxCapabilities = serde_json::from_str(
+            r#"{"bounding":["CAP_CHOWN","CAP_NET_BIND_SERVICE"],"effective":["CAP_KILL"]}"#,
+        )
+        .unwrap();
+        let p = CapPlan::from_spec(&c).unwrap();
+        assert!(p.bounding.contains(&Capability::CAP_CHOWN));
+        assert!(p.bounding.contains(&Capability::CAP_NET_BIND_SERVICE));
+        assert!(p.effective.contains(&Capability::CAP_KILL));
+        assert!(p.ambient.is_empty());
+    }
+}

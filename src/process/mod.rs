@@ -1,0 +1,7 @@
+//! The container process's own setup, shared by the init and (later) `exec`: credentials,
+//! capabilities, rlimits, the executable lookup and the final execve.
+
+pub mod caps;
+pub mod exec;
+pub mod rlimits;
+pub mod user;

@@ -1,0 +1,42 @@
+//! Switching to `process.user`: supplementary groups, gid, uid, umask.
+
+use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::User;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{op}({id}): {source}")]
+    Set {
+        op: &'static str,
+        id: String,
+        source: nix::Error,
+    },
+}
+
+/// Switch credentials. With `keep_caps`, the permitted capabilities survive the uid change
+/// (PR_SET_KEEPCAPS) so caps.rs can set them afterwards. `setgroups_allowed` is false in a user
+/// namespace whose /proc/PID/setgroups says "deny".
+pub fn switch(user: &User, setgroups_allowed: bool) -> Result<(), UserError> {
+    let err = |op, id: String| move |source| UserError::Set { op, id, source };
+    nix::sys::prctl::set_keepcaps(true).map_err(err("prctl(PR_SET_KEEPCAPS)", "1".into()))?;
+    if setgroups_allowed {
+        let groups: Vec<Gid> = user
+            .additional_gids()
+            .iter()
+            .flatten()
+            .map(|g| Gid::from_raw(*g))
+            .collect();
+        setgroups(&groups).map_err(err("setgroups", format!("{groups:?}")))?;
+    }
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid).map_err(err("setresgid", user.gid().to_string()))?;
+    let uid = Uid::from_raw(user.uid());
+    setresuid(uid, uid, uid).map_err(err("setresuid", user.uid().to_string()))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(err("prctl(PR_SET_KEEPCAPS)", "0".into()))?;
+    Ok(())
+}
+
+/// The umask of the process: config.json's, or 0022 as runc uses.
+pub fn umask(user: &User) -> nix::sys::stat::Mode {
+    nix::sys::stat::Mode::from_bits_truncate(user.umask().unwrap_or(0o022))
+}

@@ -1,0 +1,189 @@
+//! Device nodes and the standard /dev symlinks inside the rootfs.
+//!
+//! Nodes are made with mknodat in the resolved parent directory; where mknod is not allowed (a
+//! user namespace) the host's node is bind-mounted on an empty file instead, as runc does.
+
+use super::resolve::{fd_path, Root};
+use super::RootfsError;
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::SFlag;
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+/// A device node to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNode {
+    pub path: PathBuf,
+    pub kind: SFlag,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The devices every container gets (runc's list): null, zero, full, tty, urandom, random.
+pub fn default_devices() -> Vec<DeviceNode> {
+    [
+        ("/dev/null", 1, 3),
+        ("/dev/zero", 1, 5),
+        ("/dev/full", 1, 7),
+        ("/dev/tty", 5, 0),
+        ("/dev/urandom", 1, 9),
+        ("/dev/random", 1, 8),
+    ]
+    .into_iter()
+    .map(|(p, major, minor)| DeviceNode {
+        path: p.into(),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
+}
+
+/// A linux.devices entry as a node; `a` (all) is not a node type.
+pub fn from_spec(d: &LinuxDevice) -> Result<DeviceNode, RootfsError> {
+    let kind = match d.typ() {
+        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+        LinuxDeviceType::B => SFlag::S_IFBLK,
+        LinuxDeviceType::P => SFlag::S_IFIFO,
+        LinuxDeviceType::A => {
+            return Err(RootfsError::Unsupported {
+                what: format!("device type 'a' for {}", d.path().display()),
+            })
+        }
+    };
+    Ok(DeviceNode {
+        path: d.path().clone(),
+        kind,
+        major: d.major() as u64,
+        minor: d.minor() as u64,
+        mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+        uid: d.uid().unwrap_or(0),
+        gid: d.gid().unwrap_or(0),
+    })
+}
+
+fn cname(name: &std::ffi::OsStr) -> CString {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(name.as_bytes()).expect("path component without NUL")
+}
+
+/// Split an in-root path into its resolved parent directory fd and last component.
+fn parent_and_name(
+    root: &Root,
+    path: &Path,
+) -> Result<(std::os::fd::OwnedFd, CString), RootfsError> {
+    let comps = super::resolve::clean_components(path);
+    let Some((name, parents)) = comps.split_last() else {
+        return Err(RootfsError::Unsupported {
+            what: format!("device or link at {}", path.display()),
+        });
+    };
+    let parent: PathBuf = parents.iter().collect();
+    // An O_PATH directory fd is a valid dirfd for the *at() calls below.
+    let dir = root.mkdir_all(&parent, 0o755)?;
+    Ok((dir, cname(name)))
+}
+
+/// Create one device node (or bind the host's when mknod is refused).
+pub fn create(root: &Root, dev: &DeviceNode) -> Result<(), RootfsError> {
+    let (dir, name) = parent_and_name(root, &dev.path)?;
+    // A file already there (an image's placeholder) is replaced.
+    // SAFETY: unlinkat on a single component relative to a resolved directory fd.
+    unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
+    let mode = dev.kind.bits() | (dev.mode & 0o7777);
+    let devno = libc::makedev(dev.major as u32, dev.minor as u32);
+    // SAFETY: mknodat creates a node named by one component inside the resolved directory.
+    let rc = unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, devno) };
+    if rc != 0 {
+        let err = nix::Error::last();
+        if err != nix::Error::EPERM || dev.kind == SFlag::S_IFIFO {
+            return Err(RootfsError::Device {
+                op: "mknod",
+                path: dev.path.clone(),
+                source: err,
+            });
+        }
+        return bind_host_device(root, dev);
+    }
+    // mknod is subject to the umask; set the exact mode and owner.
+    // SAFETY: fchmodat/fchownat on one component relative to the directory fd.
+    let rc = unsafe {
+        libc::fchmodat(dir.as_raw_fd(), name.as_ptr(), dev.mode & 0o7777, 0)
+            | libc::fchownat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                dev.uid,
+                dev.gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+    };
+    if rc != 0 {
+        return Err(RootfsError::Device {
+            op: "chmod/chown",
+            path: dev.path.clone(),
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}
+
+fn bind_host_device(root: &Root, dev: &DeviceNode) -> Result<(), RootfsError> {
+    let fd = root.create_file(&dev.path, 0o000)?;
+    mount(
+        Some(&dev.path),
+        &fd_path(fd.as_fd()),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|source| RootfsError::Device {
+        op: "bind",
+        path: dev.path.clone(),
+        source,
+    })
+}
+
+/// Create the symlink `path` -> `target` inside the root (replacing what is there).
+pub fn symlink_in_root(root: &Root, target: &str, path: &Path) -> Result<(), RootfsError> {
+    let (dir, name) = parent_and_name(root, path)?;
+    let t = CString::new(target).expect("link target without NUL");
+    // SAFETY: single component operations relative to the resolved directory fd.
+    unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
+    // SAFETY: as above.
+    let rc = unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), name.as_ptr()) };
+    if rc != 0 {
+        return Err(RootfsError::Device {
+            op: "symlink",
+            path: path.to_path_buf(),
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}
+
+/// /dev/fd, /dev/stdin, /dev/stdout, /dev/stderr, /dev/core (where the host has /proc/kcore)
+/// and /dev/ptmx -> pts/ptmx.
+pub fn default_symlinks(root: &Root) -> Result<(), RootfsError> {
+    let mut links = vec![
+        ("/proc/self/fd", "/dev/fd"),
+        ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"),
+        ("/proc/self/fd/2", "/dev/stderr"),
+        ("pts/ptmx", "/dev/ptmx"),
+    ];
+    if Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "/dev/core"));
+    }
+    for (target, path) in links {
+        symlink_in_root(root, target, Path::new(path))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Turning a config.json mount entry's `options` into mount(2) flags, propagation flags and the
+//! file-system specific data string. Pure: unit-tested without root.
+
+use nix::mount::MsFlags;
+
+/// The parsed form of a mount's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    /// Flags for the mount(2) call itself (MS_RDONLY, MS_NOSUID, ...), bind flags included.
+    pub flags: MsFlags,
+    /// Flags that clear what `flags` would set (`rw`, `suid`, ...): kept so a bind remount
+    /// can tell an explicit `rw` from no option at all.
+    pub cleared: MsFlags,
+    /// Propagation changes applied after the mount, in order (MS_SHARED, MS_REC|MS_SLAVE...).
+    pub propagation: Vec<MsFlags>,
+    /// Options the kernel's file system parses (size=, mode=, newinstance...), comma-joined.
+    pub data: String,
+    /// `bind` or `rbind` was given (or the type is "bind").
+    pub bind: bool,
+    /// runc's `tmpcopyup`: copy the destination's previous content into a new tmpfs.
+    pub tmpcopyup: bool,
+}
+
+/// Flags an option sets (`true`) or clears (`false`).
+fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
+    Some(match opt {
+        "defaults" => (false, MsFlags::empty()),
+        "ro" => (true, MsFlags::MS_RDONLY),
+        "rw" => (false, MsFlags::MS_RDONLY),
+        "nosuid" => (true, MsFlags::MS_NOSUID),
+        "suid" => (false, MsFlags::MS_NOSUID),
+        "nodev" => (true, MsFlags::MS_NODEV),
+        "dev" => (false, MsFlags::MS_NODEV),
+        "noexec" => (true, MsFlags::MS_NOEXEC),
+        "exec" => (false, MsFlags::MS_NOEXEC),
+        "sync" => (true, MsFlags::MS_SYNCHRONOUS),
+        "async" => (false, MsFlags::MS_SYNCHRONOUS),
+        "dirsync" => (true, MsFlags::MS_DIRSYNC),
+        "remount" => (true, MsFlags::MS_REMOUNT),
+        "mand" => (true, MsFlags::MS_MANDLOCK),
+        "nomand" => (false, MsFlags::MS_MANDLOCK),
+        "atime" => (false, MsFlags::MS_NOATIME),
+        "noatime" => (true, MsFlags::MS_NOATIME),
+        "diratime" => (false, MsFlags::MS_NODIRATIME),
+        "nodiratime" => (true, MsFlags::MS_NODIRATIME),
+        "relatime" => (true, MsFlags::MS_RELATIME),
+        "norelatime" => (false, MsFlags::MS_RELATIME),
+        "strictatime" => (true, MsFlags::MS_STRICTATIME),
+        "nostrictatime" => (false, MsFlags::MS_STRICTATIME),
+        "lazytime" => (true, MsFlags::MS_LAZYTIME),
+        "nolazytime" => (false, MsFlags::MS_LAZYTIME),
+        "silent" => (true, MsFlags::MS_SILENT),
+        "loud" => (false, MsFlags::MS_SILENT),
+        _ => return None,
+    })
+}
+
+/// The propagation flags an option names (`private`, `rshared`, ...).
+pub fn propagation_flag(opt: &str) -> Option<MsFlags> {
+    Some(match opt {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        _ => return None,
+    })
+}
+
+/// Parse a mount's `type` and `options`.
+pub fn parse(typ: Option<&str>, options: &[String]) -> MountOptions {
+    let mut o = MountOptions {
+        flags: MsFlags::empty(),
+        cleared: MsFlags::empty(),
+        propagation: Vec::new(),
+        data: String::new(),
+        bind: typ == Some("bind"),
+        tmpcopyup: false,
+    };
+    let mut data: Vec<&str> = Vec::new();
+    for opt in options {
+        let opt = opt.as_str();
+        if opt == "bind" {
+            o.bind = true;
+            o.flags |= MsFlags::MS_BIND;
+        } else if opt == "rbind" {
+            o.bind = true;
+            o.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
+        } else if opt == "tmpcopyup" {
+            o.tmpcopyup = true;
+        } else if let Some(p) = propagation_flag(opt) {
+            o.propagation.push(p);
+        } else if let Some((set, f)) = flag_option(opt) {
+            if set {
+                o.flags |= f;
+                o.cleared &= !f;
+            } else {
+                o.flags &= !f;
+                o.cleared |= f;
+            }
+        } else if !opt.is_empty() {
+            data.push(opt);
+        }
+    }
+    if o.bind {
+        o.flags |= MsFlags::MS_BIND;
+    }
+    o.data = data.join(",");
+    o
+}
+
+/// The flags that need a second, remounting call after a bind mount (a bind ignores them).
+pub fn bind_remount_flags(o: &MountOptions) -> MsFlags {
+    o.flags
+        & (MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC
+            | MsFlags::MS_NOATIME
+            | MsFlags::MS_NODIRATIME
+            | MsFlags::MS_RELATIME
+            | MsFlags::MS_STRICTATIME)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn tmpfs_options() {
+        let o = parse(
+            Some("tmpfs"),
+            &v(&["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        );
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(o.data, "mode=755,size=65536k");
+        assert!(!o.bind);
+    }
+
+    #[test]
+    fn rbind_ro_with_propagation() {
+        let o = parse(Some("none"), &v(&["rbind", "ro", "rprivate", "nosuid"]));
+        assert!(o.bind);
+        assert!(o
+            .flags
+            .contains(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY));
+        assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
+        assert_eq!(
+            bind_remount_flags(&o),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID
+        );
+    }
+
+    #[test]
+    fn later_option_wins() {
+        let o = parse(Some("proc"), &v(&["ro", "rw"]));
+        assert!(!o.flags.contains(MsFlags::MS_RDONLY));
+        assert!(o.cleared.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn bind_type_implies_bind() {
+        let o = parse(Some("bind"), &v(&["ro"]));
+        assert!(o.bind && o.flags.contains(MsFlags::MS_BIND));
+    }
+}

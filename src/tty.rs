@@ -1,0 +1,162 @@
+//! Terminals: the container's pty and the `--console-socket` hand-over.
+//!
+//! As runc does, the init opens the pty from the container's own /dev/ptmx (after pivot_root,
+//! so it belongs to the container's devpts), makes the peer its controlling terminal and stdio,
+//! and sends the master over the console socket (a unix stream socket the caller listens on)
+//! with SCM_RIGHTS; the message's data is the pty's name.
+
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TtyError {
+    #[error("console socket {path}: {source}")]
+    Connect {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{op}: {source}")]
+    Sys {
+        op: &'static str,
+        source: nix::Error,
+    },
+    #[error("console socket: no file descriptor received")]
+    NoFd,
+}
+
+fn sys(op: &'static str) -> impl FnOnce(nix::Error) -> TtyError {
+    move |source| TtyError::Sys { op, source }
+}
+
+/// Connect to the caller's console socket (done by the parent before the fork).
+pub fn connect_console_socket(path: &Path) -> Result<OwnedFd, TtyError> {
+    let s = std::os::unix::net::UnixStream::connect(path).map_err(|source| TtyError::Connect {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(OwnedFd::from(s))
+}
+
+/// Send `fd` with `name` as the message data.
+pub fn send_fd(sock: BorrowedFd<'_>, fd: RawFd, name: &str) -> Result<(), TtyError> {
+    let iov = [IoSlice::new(name.as_bytes())];
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
+        .map_err(sys("sendmsg(SCM_RIGHTS)"))?;
+    Ok(())
+}
+
+/// Receive one fd and its name (the receiving side of a console socket).
+pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<(OwnedFd, String), TtyError> {
+    let mut buf = [0u8; 4096];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(sys("recvmsg"))?;
+    let mut got = None;
+    for c in msg.cmsgs().map_err(sys("recvmsg cmsgs"))? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for fd in fds {
+                // SAFETY: the kernel installed these fds in our table for us.
+                let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                got.get_or_insert(owned);
+            }
+        }
+    }
+    let n = msg.bytes;
+    let fd = got.ok_or(TtyError::NoFd)?;
+    Ok((fd, String::from_utf8_lossy(&buf[..n]).into_owned()))
+}
+
+/// Set a terminal's size.
+pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> Result<(), TtyError> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a fully initialised winsize.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+    if rc != 0 {
+        return Err(TtyError::Sys {
+            op: "ioctl(TIOCSWINSZ)",
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}
+
+/// Open a new pty in the current root's /dev/ptmx, send its master over `console`, and make
+/// its peer the calling process's controlling terminal and fds 0, 1 and 2. The caller has
+/// already called setsid().
+pub fn setup_console(console: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result<(), TtyError> {
+    let master = nix::fcntl::open(
+        "/dev/ptmx",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(sys("open /dev/ptmx"))?;
+    let mut unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from the pointer we pass.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) } != 0 {
+        return Err(TtyError::Sys {
+            op: "ioctl(TIOCSPTLCK)",
+            source: nix::Error::last(),
+        });
+    }
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes the pty number to the uint we pass.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) } != 0 {
+        return Err(TtyError::Sys {
+            op: "ioctl(TIOCGPTN)",
+            source: nix::Error::last(),
+        });
+    }
+    // SAFETY: TIOCGPTPEER opens the peer of this master and returns a new fd (or -1).
+    let peer = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY,
+        )
+    };
+    if peer < 0 {
+        return Err(TtyError::Sys {
+            op: "ioctl(TIOCGPTPEER)",
+            source: nix::Error::last(),
+        });
+    }
+    // SAFETY: the fd was just returned by the kernel and nobody else owns it.
+    let peer = unsafe { OwnedFd::from_raw_fd(peer) };
+    if let Some((rows, cols)) = size {
+        set_size(peer.as_raw_fd(), rows, cols)?;
+    }
+    send_fd(console, master.as_raw_fd(), &format!("/dev/pts/{n}"))?;
+    drop(master);
+    // SAFETY: TIOCSCTTY with arg 0 makes this tty our controlling terminal (we lead a session).
+    if unsafe { libc::ioctl(peer.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+        return Err(TtyError::Sys {
+            op: "ioctl(TIOCSCTTY)",
+            source: nix::Error::last(),
+        });
+    }
+    for target in 0..3 {
+        // SAFETY: dup2 onto stdio numbers; the old fds there are replaced on purpose.
+        if unsafe { libc::dup2(peer.as_raw_fd(), target) } < 0 {
+            return Err(TtyError::Sys {
+                op: "dup2(pty)",
+                source: nix::Error::last(),
+            });
+        }
+    }
+    Ok(())
+}
