@@ -185,40 +185,68 @@ impl Root {
     }
 
     /// `mkdir -p` inside the root: each missing component is created with `mkdirat` relative to
-    /// the fd of its already-resolved parent. Returns an `O_PATH` fd of the final directory.
+    /// the fd of its already-resolved parent. A dangling symlink on the way is followed inside
+    /// the root (its target is created there, as securejoin-style resolution would place it).
+    /// Returns an `O_PATH` fd of the final directory.
     pub fn mkdir_all(&self, path: &Path, mode: u32) -> Result<OwnedFd> {
-        let comps = clean_components(path);
+        let mut todo: Vec<std::ffi::OsString> = clean_components(path)
+            .into_iter()
+            .rev()
+            .map(|c| c.to_os_string())
+            .collect();
         let mut cur = self.open_path(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY)?;
         let mut so_far = PathBuf::from("/");
-        for name in comps {
-            so_far.push(name);
-            let flags = libc::O_PATH | libc::O_DIRECTORY;
-            cur = match openat2_in_root(self.fd.as_fd(), &so_far, flags, 0) {
-                Ok(fd) => fd,
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                    let c = CString::new(name.as_bytes()).expect("path component without NUL");
-                    // SAFETY: `cur` is a valid directory fd, `c` a NUL-terminated single
-                    // component (no `/`), so the new directory is created inside `cur`.
-                    let r = unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), mode) };
-                    if r != 0 {
-                        let e = std::io::Error::last_os_error();
-                        if e.raw_os_error() != Some(libc::EEXIST) {
-                            return Err(self.err("mkdirat", &so_far, e));
-                        }
-                    }
-                    match openat2_in_root(self.fd.as_fd(), &so_far, flags, 0) {
-                        Ok(fd) => fd,
-                        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                            return Err(ResolveError::Dangling {
-                                path: so_far,
-                                root: self.path.clone(),
-                            })
-                        }
-                        Err(e) => return Err(self.err("openat2", &so_far, e)),
-                    }
+        let mut links = 0;
+        let flags = libc::O_PATH | libc::O_DIRECTORY;
+        while let Some(name) = todo.pop() {
+            let next = so_far.join(&name);
+            match openat2_in_root(self.fd.as_fd(), &next, flags, 0) {
+                Ok(fd) => {
+                    cur = fd;
+                    so_far = next;
+                    continue;
                 }
-                Err(e) => return Err(self.err("openat2", &so_far, e)),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(self.err("openat2", &next, e)),
+            }
+            let c = CString::new(name.as_bytes()).expect("path component without NUL");
+            // SAFETY: `cur` is a valid directory fd, `c` a NUL-terminated single component
+            // (no `/`), so the new directory is created inside `cur`.
+            let r = unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), mode) };
+            if r == 0 {
+                todo.push(name);
+                continue;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EEXIST) {
+                return Err(self.err("mkdirat", &next, e));
+            }
+            // It exists but does not resolve: a dangling symlink. Follow it inside the root.
+            let target = nix::fcntl::readlinkat(&cur, c.as_c_str()).map_err(|_| {
+                ResolveError::Dangling {
+                    path: next.clone(),
+                    root: self.path.clone(),
+                }
+            })?;
+            links += 1;
+            if links > 40 {
+                return Err(self.err(
+                    "mkdir (following symlinks)",
+                    &next,
+                    std::io::Error::from_raw_os_error(libc::ELOOP),
+                ));
+            }
+            let target = Path::new(&target);
+            let base = if target.is_absolute() {
+                PathBuf::from("/")
+            } else {
+                so_far.clone()
             };
+            for comp in clean_components(&base.join(target)).into_iter().rev() {
+                todo.push(comp.to_os_string());
+            }
+            cur = self.open_path(Path::new("/"), flags)?;
+            so_far = PathBuf::from("/");
         }
         Ok(cur)
     }
@@ -259,6 +287,9 @@ mod tests {
         assert_eq!(real(&fd), root.canonicalize().unwrap().join("tmp/z"));
         let fd = r.create_file(Path::new("../../f"), 0o644).unwrap();
         assert_eq!(real(&fd), root.canonicalize().unwrap().join("f"));
+        symlink("/outside/dir", root.join("dangling")).unwrap();
+        let fd = r.mkdir_all(Path::new("dangling/sub"), 0o755).unwrap();
+        assert_eq!(real(&fd), root.canonicalize().unwrap().join("outside/dir/sub"));
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what building and testing rrun needs on Debian/Ubuntu (run as root).
+set -euo pipefail
+pkgs=(busybox-static runc iproute2 jq)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  # Keep apt from starting services of the packages it installs.
+  [ -e /usr/sbin/policy-rc.d ] || printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "cargo (rustup) is needed" >&2; exit 1; }

@@ -1,0 +1,125 @@
+//! Bad input gets a clear one-line error and leaves nothing behind.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+/// Nothing of `id` is left: no state dir, no mount under the bundle.
+fn assert_nothing_left(r: &Rrun, id: &str, b: &Bundle) {
+    assert!(!r.root.path().join(id).exists(), "state dir of {id} left");
+    let m = mounts_containing(b.path().to_str().unwrap());
+    assert!(m.is_empty(), "mounts left: {m:?}");
+}
+
+#[test]
+fn malformed_and_invalid_config() {
+    let r = Rrun::new();
+    let b = Bundle::busybox(&["/bin/true"]);
+    let id = r.id();
+    std::fs::write(b.path().join("config.json"), "{ not json").unwrap();
+    let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(e.contains("config.json") && e.lines().count() == 1, "{e}");
+    assert_nothing_left(&r, &id, &b);
+
+    let mut b2 = Bundle::busybox(&["/bin/true"]);
+    b2.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "nosuchns"}]);
+    b2.save();
+    let e = r.fails(&["create", "-b", b2.path().to_str().unwrap(), &id]);
+    assert!(e.contains("nosuchns"), "{e}");
+    assert_nothing_left(&r, &id, &b2);
+
+    let mut b3 = Bundle::busybox(&["/bin/true"]);
+    b3.config["root"]["path"] = json!("missing-rootfs");
+    b3.save();
+    let e = r.fails(&["create", "-b", b3.path().to_str().unwrap(), &id]);
+    assert!(e.contains("missing-rootfs"), "{e}");
+    assert_nothing_left(&r, &id, &b3);
+}
+
+#[test]
+fn namespace_path_of_wrong_type() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    b.config["linux"]["namespaces"] = json!([
+        {"type": "mount"}, {"type": "pid", "path": "/proc/self/ns/net"}
+    ]);
+    b.save();
+    let id = r.id();
+    let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(e.contains("is not a pid namespace"), "{e}");
+    assert_nothing_left(&r, &id, &b);
+}
+
+#[test]
+fn unknown_and_duplicate_ids() {
+    let r = Rrun::new();
+    assert!(r.fails(&["state", "nope"]).contains("container does not exist"));
+    assert!(r.fails(&["start", "nope"]).contains("does not exist"));
+    assert!(r.fails(&["kill", "nope"]).contains("does not exist"));
+    assert!(r.fails(&["delete", "nope"]).contains("does not exist"));
+    r.ok(&["delete", "--force", "nope"]);
+    assert!(r.fails(&["state", "../etc"]).contains("invalid container id"));
+
+    let b = Bundle::busybox(&["/bin/sleep", "1000"]);
+    let id = r.id();
+    r.ok(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(e.contains("already exists"), "{e}");
+    assert_eq!(r.state(&id)["status"], "created", "the first one is untouched");
+}
+
+#[test]
+fn missing_executable_fails_create() {
+    let r = Rrun::new();
+    let b = Bundle::busybox(&["nosuchprog"]);
+    let id = r.id();
+    let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(
+        e.contains("exec: \"nosuchprog\": executable file not found in $PATH"),
+        "{e}"
+    );
+    assert_nothing_left(&r, &id, &b);
+
+    let b = Bundle::busybox(&["/etc/passwd"]);
+    let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(e.contains("permission denied"), "{e}");
+    assert_nothing_left(&r, &id, &b);
+}
+
+#[test]
+fn json_log_lines() {
+    let r = Rrun::new();
+    let logdir = TempDir::new("rrun-log");
+    let log = logdir.path().join("log.json");
+    let out = r
+        .cmd()
+        .args(["--log", log.to_str().unwrap(), "--log-format", "json", "state", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert_eq!(last["msg"], "container does not exist");
+    assert!(last["time"].is_string());
+}
+
+#[test]
+fn symlinked_mount_destination_stays_inside() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    let outside = TempDir::new("rrun-outside");
+    // /evil -> the host dir; a tmpfs mounted at /evil/x must land in rootfs/<outside>/x.
+    std::os::unix::fs::symlink(outside.path(), b.rootfs().join("evil")).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/evil/x", "type": "tmpfs", "source": "tmpfs"}));
+    b.save();
+    let (code, _, err) = r.run_fg(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(!outside.path().join("x").exists(), "mount escaped the rootfs");
+    assert!(b
+        .rootfs()
+        .join(outside.path().strip_prefix("/").unwrap())
+        .join("x")
+        .is_dir());
+}
