@@ -1,2 +1,3 @@
 //! rrun: a low-level OCI container runtime.
+pub mod cgroups;
 pub mod rootfs;
