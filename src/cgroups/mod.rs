@@ -109,3 +109,6 @@ pub fn manager_from_paths(
 ) -> Result<Box<dyn Manager>, CgroupError> {
     Ok(Box::new(FsManager::from_paths(layout, paths)?))
 }
+
+#[cfg(test)]
+mod host_tests;
