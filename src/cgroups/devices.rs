@@ -5,8 +5,8 @@
 //! /dev/net/tun), so that a bare "deny all" from an engine still leaves a usable /dev.
 //! On v1 the rules are written in order to `devices.deny` / `devices.allow`, which is the
 //! kernel's own rule semantics (a type-`a` rule resets the list to deny-all or allow-all).
-//! On cgroup2 enforcing rules needs an eBPF device program, which rrun does not load yet: rules
-//! that leave every device allowed are accepted (nothing to enforce), any others are an error.
+//! On cgroup2 the rules are reduced with the same semantics ([`emulate`]) and enforced by an
+//! eBPF device program (see `devices_bpf`).
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
@@ -142,25 +142,57 @@ pub fn v1_writes(rules: &[DeviceRule]) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// Whether the rules deny anything (so that dropping them would lose a restriction): the list
-/// ends in deny-all mode, or a deny rule follows the last type-`a` rule.
-pub fn restricts(rules: &[DeviceRule]) -> bool {
-    let last_all = rules.iter().rposition(|r| r.kind == 'a');
-    let default_allow = last_all.is_none_or(|i| rules[i].allow);
-    let after = last_all.map_or(0, |i| i + 1);
-    !default_allow || rules[after..].iter().any(|r| !r.allow)
+/// Where a list of rules leaves a cgroup, by the kernel's own v1 semantics: a default
+/// (allow-all or deny-all) and the exceptions to it. A type-`a` rule resets both; a rule of
+/// the other kind than the default adds an exception (or widens the access of one for the
+/// same device); a rule of the same kind as the default narrows the access of the exception
+/// for exactly that device, and drops it when no access is left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceState {
+    pub default_allow: bool,
+    pub exceptions: Vec<DeviceRule>,
 }
 
-/// On cgroup2, accept rules only when nothing would be lost without an eBPF program.
-pub fn check_v2(rules: &[DeviceRule]) -> Result<(), CgroupError> {
-    if restricts(rules) {
-        return Err(CgroupError::unsupported(
-            FIELD,
-            "restricting devices on cgroup v2 needs an eBPF device program, which rrun \
-             does not load yet",
-        ));
+/// Reduce rules to the state they leave, starting from a fresh cgroup (allow-all).
+pub fn emulate(rules: &[DeviceRule]) -> DeviceState {
+    let mut state = DeviceState {
+        default_allow: true,
+        exceptions: Vec::new(),
+    };
+    for rule in rules {
+        if rule.kind == 'a' {
+            state.default_allow = rule.allow;
+            state.exceptions.clear();
+            continue;
+        }
+        let same = |e: &&mut DeviceRule| {
+            e.kind == rule.kind && e.major == rule.major && e.minor == rule.minor
+        };
+        if rule.allow != state.default_allow {
+            match state.exceptions.iter_mut().find(|e| same(e)) {
+                Some(e) => {
+                    for c in rule.access.chars() {
+                        if !e.access.contains(c) {
+                            e.access.push(c);
+                        }
+                    }
+                }
+                None => state.exceptions.push(rule.clone()),
+            }
+        } else {
+            for e in state.exceptions.iter_mut().filter(|e| same(e)) {
+                e.access.retain(|c| !rule.access.contains(c));
+            }
+            state.exceptions.retain(|e| !e.access.is_empty());
+        }
     }
-    Ok(())
+    state
+}
+
+/// Whether the rules deny anything (so that dropping them would lose a restriction).
+pub fn restricts(rules: &[DeviceRule]) -> bool {
+    let state = emulate(rules);
+    !state.default_allow || !state.exceptions.is_empty()
 }
 
 #[cfg(test)]
@@ -190,20 +222,23 @@ mod tests {
         assert_eq!(writes[6], ("devices.allow", "c 1:3 rwm".to_string()));
         assert_eq!(writes.len(), 4 + 11);
         assert!(restricts(&eff));
-        assert!(check_v2(&eff).is_err());
+        let state = emulate(&eff);
+        assert!(!state.default_allow);
+        // 1:5 and 136:* merge into the defaults' entries for the same devices; the deny of
+        // 10:229 has no allow exception to narrow.
+        assert_eq!(state.exceptions.len(), 11);
     }
 
     #[test]
     fn no_rules_means_nothing_to_do() {
         assert!(effective_rules(&[]).unwrap().is_empty());
-        assert!(check_v2(&[]).is_ok());
+        assert!(!restricts(&[]));
     }
 
     #[test]
     fn allow_all_rules_lose_nothing_on_v2() {
         let eff = effective_rules(&rules(r#"[{"allow":true,"access":"rwm"}]"#)).unwrap();
         assert!(!restricts(&eff));
-        assert!(check_v2(&eff).is_ok());
         let eff = effective_rules(&rules(
             r#"[{"allow":false,"type":"c","major":1,"minor":1},{"allow":true,"type":"a"}]"#,
         ))
@@ -211,6 +246,36 @@ mod tests {
         assert!(!restricts(&eff));
         let eff = effective_rules(&rules(r#"[{"allow":false,"type":"b","major":8}]"#)).unwrap();
         assert!(restricts(&eff));
+    }
+
+    #[test]
+    fn same_kind_rules_narrow_exceptions_like_the_kernel() {
+        let r = |allow, major, access: &str| DeviceRule {
+            allow,
+            kind: 'c',
+            major: Some(major),
+            minor: Some(0),
+            access: access.to_string(),
+        };
+        let all = |allow| DeviceRule {
+            allow,
+            kind: 'a',
+            major: None,
+            minor: None,
+            access: "rwm".to_string(),
+        };
+        let state = emulate(&[
+            all(false),
+            r(true, 4, "rw"),
+            r(true, 4, "m"),
+            r(false, 4, "w"),
+        ]);
+        assert_eq!(state.exceptions.len(), 1);
+        assert_eq!(state.exceptions[0].access, "rm");
+        let state = emulate(&[all(false), r(true, 4, "r"), r(false, 4, "r")]);
+        assert!(state.exceptions.is_empty() && !state.default_allow);
+        let state = emulate(&[r(false, 4, "r"), r(true, 4, "rwm")]);
+        assert!(state.exceptions.is_empty() && state.default_allow);
     }
 
     #[test]

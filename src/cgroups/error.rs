@@ -32,6 +32,13 @@ pub enum CgroupError {
         what: String,
         source: std::io::Error,
     },
+    /// The kernel refused the generated eBPF device program.
+    #[error("bpf(BPF_PROG_LOAD) of the device program for {path}: {source}; verifier log: {log}")]
+    BpfLoad {
+        path: PathBuf,
+        log: String,
+        source: std::io::Error,
+    },
     /// /proc/self/mountinfo shows no cgroup filesystem at all.
     #[error("no cgroup filesystem is mounted (looked in {mountinfo})")]
     NoCgroupMount { mountinfo: PathBuf },
@@ -90,7 +97,8 @@ impl CgroupError {
             CgroupError::Read { source, .. }
             | CgroupError::Write { source, .. }
             | CgroupError::Dir { source, .. }
-            | CgroupError::Syscall { source, .. } => source.raw_os_error(),
+            | CgroupError::Syscall { source, .. }
+            | CgroupError::BpfLoad { source, .. } => source.raw_os_error(),
             _ => None,
         }
     }

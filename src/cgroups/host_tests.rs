@@ -8,8 +8,9 @@
 //! ones it does not.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::mount::{mount, MsFlags};
@@ -430,9 +431,29 @@ fn pure_v2_checks(mnt: &Path) {
         cg.manager.apply(&huge).unwrap();
         assert_eq!(read(&dir, "hugetlb.2MB.max"), "max");
     }
+    // Device rules: the eBPF program lets /dev/null through and stops /dev/kmsg (1:11).
     let devices = resources(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#);
-    let err = cg.manager.apply(&devices).unwrap_err().to_string();
-    assert!(err.contains("linux.resources.devices"), "{err}");
+    cg.manager.apply(&devices).unwrap();
+    cg.manager.apply(&devices).unwrap();
+    assert_eq!(
+        devices_bpf::attached_count(&dir).unwrap(),
+        1,
+        "re-apply replaces"
+    );
+    let opens = |device: &str| -> bool {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("read go; exec 3<{device}"))
+            .stdin(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        cg.manager.add_process(child.id() as i32).unwrap();
+        child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        child.wait().unwrap().success()
+    };
+    assert!(opens("/dev/null"));
+    assert!(!opens("/dev/kmsg"));
 
     cg.manager.freeze().unwrap();
     assert!(cg.manager.is_frozen().unwrap());

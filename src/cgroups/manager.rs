@@ -15,7 +15,7 @@ use super::mounts::{self, CgroupMount, UnifiedSource, V1Source};
 use super::path::{self, CgroupsPath, OwnCgroups};
 use super::plan::{self, Placement, Probe, Version};
 use super::stats::{Stats, StatsReader};
-use super::{freezer, fsio, Manager};
+use super::{devices_bpf, freezer, fsio, Manager};
 
 /// The key of the cgroup2 directory in [`Manager::paths`] (runc's key for it too).
 pub const UNIFIED_KEY: &str = "";
@@ -278,11 +278,18 @@ impl Manager for FsManager {
     }
 
     fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        for w in plan::plan(resources, &self.placement, self)? {
+        let plan = plan::plan(resources, &self.placement, self)?;
+        for w in &plan.writes {
             let dir = self
                 .dir_for(&w.controller)
                 .ok_or_else(|| CgroupError::missing(&w.file, &w.controller))?;
             fsio::write(&dir.join(&w.file), &w.value)?;
+        }
+        if let Some(state) = &plan.device_program {
+            let dir = self
+                .dir_for(UNIFIED_KEY)
+                .ok_or_else(|| CgroupError::missing("linux.resources.devices", "devices"))?;
+            devices_bpf::install(dir, state)?;
         }
         Ok(())
     }

@@ -24,15 +24,15 @@
 //!
 //! How limits are applied ([`plan`]): `linux.resources` becomes a list of (file, value) writes
 //! by a pure, unit-tested planner; a field the host cannot honour is an error naming it.
-//! Device rules get runc's always-allowed devices appended ([`devices`]); on cgroup2 they need
-//! an eBPF program that rrun does not load yet, so rules that restrict anything are an error
-//! there (rules that restrict nothing are accepted).
+//! Device rules get runc's always-allowed devices appended ([`devices`]); on cgroup2 they are
+//! enforced by a generated eBPF device program ([`devices_bpf`]).
 //!
 //! Paths saved by [`Manager::paths`]: controller name -> directory (co-mounted controllers
 //! share one), and the key `""` for the cgroup2 directory, as runc's state.json has them.
 
 pub mod convert;
 pub mod devices;
+pub mod devices_bpf;
 mod error;
 mod freezer;
 mod fsio;

@@ -53,6 +53,14 @@ pub trait Probe {
     fn read(&self, controller: &str, file: &str) -> Option<String>;
 }
 
+/// Everything `apply` does: the writes, in order, then (cgroup2 only) the device program.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub writes: Vec<Write>,
+    /// The device state to enforce with an eBPF program on the cgroup2 directory.
+    pub device_program: Option<devices::DeviceState>,
+}
+
 /// One write: `value` into `file` of the container's directory for `controller`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Write {
@@ -70,6 +78,7 @@ struct Planner<'a> {
     placement: &'a Placement,
     probe: &'a dyn Probe,
     writes: Vec<Write>,
+    device_program: Option<devices::DeviceState>,
 }
 
 /// Plan the writes for `resources`.
@@ -77,11 +86,12 @@ pub fn plan(
     resources: &LinuxResources,
     placement: &Placement,
     probe: &dyn Probe,
-) -> Result<Vec<Write>, CgroupError> {
+) -> Result<Plan, CgroupError> {
     let mut p = Planner {
         placement,
         probe,
         writes: Vec::new(),
+        device_program: None,
     };
     if let Some(cpu) = resources.cpu() {
         p.cpuset(cpu)?;
@@ -119,7 +129,10 @@ pub fn plan(
     if let Some(unified) = resources.unified() {
         p.unified(unified)?;
     }
-    Ok(p.writes)
+    Ok(Plan {
+        writes: p.writes,
+        device_program: p.device_program,
+    })
 }
 
 impl Planner<'_> {
@@ -164,7 +177,8 @@ impl Planner<'_> {
             }
             Ok(())
         } else if self.placement.has_unified {
-            devices::check_v2(&rules)
+            self.device_program = Some(devices::emulate(&rules));
+            Ok(())
         } else if devices::restricts(&rules) {
             Err(CgroupError::missing("linux.resources.devices", "devices"))
         } else {
@@ -826,7 +840,7 @@ mod tests {
     }
 
     fn plan_lines(json: &str, placement: &Placement, probe: &FakeProbe) -> Vec<String> {
-        lines(&plan(&resources(json), placement, probe).unwrap())
+        lines(&plan(&resources(json), placement, probe).unwrap().writes)
     }
 
     fn plan_err(json: &str, placement: &Placement, probe: &FakeProbe) -> String {
@@ -857,11 +871,17 @@ mod tests {
     }
 
     #[test]
-    fn docker_devices_are_refused_on_v2_until_ebpf() {
+    fn devices_become_a_program_on_v2() {
         let json = r#"{"devices":[{"allow":false,"access":"rwm"}]}"#;
-        let err = plan_err(json, &v2(), &FakeProbe::default());
+        let plan = plan(&resources(json), &v2(), &FakeProbe::default()).unwrap();
+        assert!(plan.writes.is_empty());
+        let state = plan.device_program.unwrap();
+        assert!(!state.default_allow);
+        assert_eq!(state.exceptions.len(), 11);
+        let mut no_devices = v1_only();
+        no_devices.v1.remove("devices");
+        let err = plan_err(json, &no_devices, &FakeProbe::default());
         assert!(err.contains("linux.resources.devices"), "{err}");
-        assert!(err.contains("eBPF"), "{err}");
     }
 
     #[test]
@@ -1158,9 +1178,14 @@ mod tests {
                 continue;
             };
             let res: LinuxResources = serde_json::from_value(res.clone()).unwrap();
-            let writes =
+            let on_hybrid =
                 plan(&res, &hybrid(), &probe).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(!writes.is_empty(), "{}", path.display());
+            assert!(!on_hybrid.writes.is_empty(), "{}", path.display());
+            assert!(on_hybrid.device_program.is_none());
+            let v2_probe = FakeProbe::default().with("memory", "memory.swap.max", "max");
+            let on_v2 =
+                plan(&res, &v2(), &v2_probe).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(on_v2.device_program.is_some(), "{}", path.display());
         }
     }
 }
