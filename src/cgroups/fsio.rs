@@ -42,6 +42,36 @@ pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
     file.write_all(value.as_bytes()).map_err(err)
 }
 
+/// Writes to several cgroupfs files, opening each file once: cgroupfs takes every write(2)
+/// on an open file as a separate value, so a list of device rules or io.max lines costs one
+/// open per file instead of one per line.
+#[derive(Default)]
+pub struct Writer {
+    open: Vec<(PathBuf, std::fs::File)>,
+}
+
+impl Writer {
+    pub fn write(&mut self, path: &Path, value: &str) -> Result<(), CgroupError> {
+        let err = |source| CgroupError::Write {
+            path: path.to_path_buf(),
+            value: value.to_string(),
+            source,
+        };
+        let index = match self.open.iter().position(|(p, _)| p == path) {
+            Some(i) => i,
+            None => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(err)?;
+                self.open.push((path.to_path_buf(), file));
+                self.open.len() - 1
+            }
+        };
+        self.open[index].1.write_all(value.as_bytes()).map_err(err)
+    }
+}
+
 /// `mkdir` every missing component of `dir` below `base` (which must exist); returns the
 /// directories that were created, outermost first.
 pub fn mkdir_below(base: &Path, dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
@@ -92,21 +122,24 @@ pub fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
     Ok(out)
 }
 
-/// Remove a cgroup directory and the sub-cgroups inside it, deepest first. A cgroup that still
-/// holds (exiting) processes answers EBUSY: retry a few times with a growing pause. A directory
-/// already gone is fine.
+/// Remove a cgroup directory and the sub-cgroups inside it, deepest first. A cgroup answers
+/// EBUSY while it has sub-cgroups (removed first, then retried) or (exiting) processes (retried
+/// a few times with a growing pause). A directory already gone is fine.
 pub fn remove_cgroup_tree(dir: &Path) -> Result<(), CgroupError> {
-    for child in subdirs(dir)? {
-        remove_cgroup_tree(&child)?;
-    }
     let mut pause = Duration::from_millis(1);
     for _ in 0..12 {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(100));
+                let children = subdirs(dir)?;
+                if children.is_empty() {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                for child in children {
+                    remove_cgroup_tree(&child)?;
+                }
             }
             Err(source) => {
                 return Err(CgroupError::Dir {

@@ -48,7 +48,11 @@ struct TestCgroup {
 impl TestCgroup {
     fn new(layout: &Layout, tag: &str) -> TestCgroup {
         let path = format!("/{}/ctr", unique(tag));
-        let manager = manager(layout, Some(&path), "ctr").unwrap();
+        TestCgroup::create(manager(layout, Some(&path), "ctr").unwrap())
+    }
+
+    /// Create the manager's cgroup; its parents are removed on drop too.
+    fn create(manager: Box<dyn Manager>) -> TestCgroup {
         let mut parents: Vec<PathBuf> = manager
             .paths()
             .values()
@@ -56,12 +60,14 @@ impl TestCgroup {
             .collect();
         parents.sort();
         parents.dedup();
-        manager.create().unwrap();
-        TestCgroup {
+        // The guard exists before create(), so a failing create is cleaned up too.
+        let cg = TestCgroup {
             manager,
             children: Vec::new(),
             parents,
-        }
+        };
+        cg.manager.create().unwrap();
+        cg
     }
 
     /// Start a `sleep` and put it in the cgroup; returns its pid.
@@ -160,6 +166,10 @@ fn create_limit_freeze_kill_destroy_on_host() {
         assert!(json["cpu"]["usage"].get("kernel").is_some());
     }
 
+    if has_v1(&layout, "blkio") {
+        block_io_limits(&cg);
+    }
+
     cg.manager.freeze().unwrap();
     assert!(cg.manager.is_frozen().unwrap());
     cg.manager.thaw().unwrap();
@@ -177,6 +187,79 @@ fn create_limit_freeze_kill_destroy_on_host() {
     }
     // Destroying what is gone is no error.
     cg.manager.destroy().unwrap();
+}
+
+/// The `major:minor` of a real disk of the host (not loop, ram or zram), if any.
+fn a_disk() -> Option<String> {
+    std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            !["loop", "ram", "zram"].iter().any(|p| name.starts_with(p))
+        })
+        .find_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
+        .map(|s| s.trim().to_string())
+}
+
+fn block_io_limits(cg: &TestCgroup) {
+    let blkio = cg.dir("blkio");
+    let weight_file = ["blkio.bfq.weight", "blkio.weight"]
+        .into_iter()
+        .find(|f| blkio.join(f).exists());
+    if let Some(file) = weight_file {
+        cg.manager
+            .apply(&resources(r#"{"blockIO":{"weight":500}}"#))
+            .unwrap();
+        assert_eq!(read(&blkio, file), "500");
+    }
+    if let Some(dev) = a_disk() {
+        let (major, minor) = dev.split_once(':').unwrap();
+        let json = format!(
+            r#"{{"blockIO":{{"throttleReadBpsDevice":[{{"major":{major},"minor":{minor},"rate":1048576}}]}}}}"#
+        );
+        cg.manager.apply(&resources(&json)).unwrap();
+        assert_eq!(
+            read(&blkio, "blkio.throttle.read_bps_device"),
+            format!("{dev} 1048576")
+        );
+    }
+}
+
+#[test]
+fn existing_empty_cpuset_parent_is_filled_and_sub_cgroups_are_destroyed() {
+    if !is_root() {
+        return;
+    }
+    let layout = detect().unwrap();
+    let Some(cpuset) = layout
+        .v1_hierarchies()
+        .iter()
+        .find(|h| h.controllers.iter().any(|c| c == "cpuset"))
+    else {
+        return;
+    };
+    // A parent made by someone else, left with empty cpus/mems.
+    let parent_name = unique("cpuset");
+    let parent = cpuset.mount_point.join(&parent_name);
+    std::fs::create_dir(&parent).unwrap();
+    let m = manager(&layout, Some(&format!("/{parent_name}/ctr")), "ctr").unwrap();
+    let mut cg = TestCgroup::create(m);
+    let root_cpus = read(&cpuset.mount_point, "cpuset.cpus");
+    assert_eq!(read(&parent, "cpuset.cpus"), root_cpus);
+    assert_eq!(read(&cg.dir("cpuset"), "cpuset.cpus"), root_cpus);
+    cg.add_sleeper();
+
+    // Sub-cgroups the container made for itself go with it.
+    for dir in cg.manager.paths().values() {
+        std::fs::create_dir_all(dir.join("inner/deeper")).unwrap();
+    }
+    cg.manager.kill_all().unwrap();
+    cg.children[0].wait().unwrap();
+    cg.manager.destroy().unwrap();
+    for dir in cg.manager.paths().values() {
+        assert!(!dir.exists(), "{} was left behind", dir.display());
+    }
 }
 
 #[test]

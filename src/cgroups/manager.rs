@@ -163,23 +163,39 @@ impl FsManager {
         }
     }
 
-    /// A new v1 cpuset cgroup starts with empty cpus/mems, which no task may join: copy the
-    /// parent's values into every empty level from the mount point down.
-    fn fill_cpuset(mount_point: &Path, dir: &Path) -> Result<(), CgroupError> {
+    /// A new v1 cpuset cgroup starts with empty cpus/mems, which no task may join: give every
+    /// empty level from the mount point down its parent's values (a directory just created is
+    /// known to be empty, so only pre-existing ones are read).
+    fn fill_cpuset(mount_point: &Path, dir: &Path, created: &[PathBuf]) -> Result<(), CgroupError> {
         let Ok(rel) = dir.strip_prefix(mount_point) else {
             return Ok(());
         };
-        let mut parent = mount_point.to_path_buf();
-        for component in rel.components() {
-            let current = parent.join(component);
-            for file in ["cpuset.cpus", "cpuset.mems"] {
-                let own = fsio::read_to_string(&current.join(file))?;
-                if own.trim().is_empty() {
-                    let inherited = fsio::read_to_string(&parent.join(file))?;
-                    fsio::write(&current.join(file), inherited.trim())?;
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let mut current = mount_point.to_path_buf();
+            let mut inherited: Option<String> = None;
+            for component in rel.components() {
+                current.push(component);
+                let own = if created.contains(&current) {
+                    String::new()
+                } else {
+                    fsio::read_to_string(&current.join(file))?
+                        .trim()
+                        .to_string()
+                };
+                if !own.is_empty() {
+                    inherited = Some(own);
+                    continue;
                 }
+                let value = match inherited.take() {
+                    Some(v) => v,
+                    None => {
+                        let parent = current.parent().unwrap_or(mount_point);
+                        fsio::read_to_string(&parent.join(file))?.trim().to_string()
+                    }
+                };
+                fsio::write(&current.join(file), &value)?;
+                inherited = Some(value);
             }
-            parent = current;
         }
         Ok(())
     }
@@ -257,9 +273,9 @@ impl Probe for FsManager {
 impl Manager for FsManager {
     fn create(&self) -> Result<(), CgroupError> {
         for d in &self.v1 {
-            fsio::mkdir_below(&d.hierarchy.mount_point, &d.dir)?;
+            let created = fsio::mkdir_below(&d.hierarchy.mount_point, &d.dir)?;
             if d.hierarchy.controllers.iter().any(|c| c == "cpuset") {
-                Self::fill_cpuset(&d.hierarchy.mount_point, &d.dir)?;
+                Self::fill_cpuset(&d.hierarchy.mount_point, &d.dir, &created)?;
             }
         }
         if let Some((mount_point, dir)) = &self.unified {
@@ -279,11 +295,12 @@ impl Manager for FsManager {
 
     fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         let plan = plan::plan(resources, &self.placement, self)?;
+        let mut writer = fsio::Writer::default();
         for w in &plan.writes {
             let dir = self
                 .dir_for(&w.controller)
                 .ok_or_else(|| CgroupError::missing(&w.file, &w.controller))?;
-            fsio::write(&dir.join(&w.file), &w.value)?;
+            writer.write(&dir.join(&w.file), &w.value)?;
         }
         if let Some(state) = &plan.device_program {
             let dir = self
