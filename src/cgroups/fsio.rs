@@ -1,15 +1,30 @@
 //! The few file operations the cgroup layer does on cgroupfs, each turning an io error into a
 //! [`CgroupError`] that names the path.
 
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::CgroupError;
 
+/// Read a whole file with plain read(2)s: std's helpers first fstat the file for a size hint,
+/// which cgroupfs and procfs files do not have (they report 4096 or 0).
+fn read_plain(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match file.read(&mut chunk)? {
+            0 => break,
+            n => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8(out).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
+}
+
 /// Read a whole (small) file.
 pub fn read_to_string(path: &Path) -> Result<String, CgroupError> {
-    std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
+    read_plain(path).map_err(|source| CgroupError::Read {
         path: path.to_path_buf(),
         source,
     })
@@ -17,7 +32,7 @@ pub fn read_to_string(path: &Path) -> Result<String, CgroupError> {
 
 /// Read a file that may be missing: `Ok(None)` when it does not exist.
 pub fn read_optional(path: &Path) -> Result<Option<String>, CgroupError> {
-    match std::fs::read_to_string(path) {
+    match read_plain(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(source) => Err(CgroupError::Read {
