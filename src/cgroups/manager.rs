@@ -347,7 +347,12 @@ impl Manager for FsManager {
             if let Some((_, dir)) = &self.unified {
                 let kill_file = dir.join("cgroup.kill");
                 if kill_file.exists() {
-                    return fsio::write(&kill_file, "1");
+                    fsio::write(&kill_file, "1")?;
+                    // A v1 freezer holds the killed tasks until thawed.
+                    if self.is_frozen().unwrap_or(false) {
+                        self.thaw()?;
+                    }
+                    return Ok(());
                 }
             }
         }
@@ -386,7 +391,10 @@ impl Manager for FsManager {
 
     fn stats(&self) -> Result<Stats, CgroupError> {
         let locate = |controller: &str| {
-            let version = self.placement.of(controller)?;
+            let version = match controller {
+                UNIFIED_KEY => Version::V2,
+                _ => self.placement.of(controller)?,
+            };
             Some((version, self.dir_for(controller)?.to_path_buf()))
         };
         StatsReader { locate: &locate }.collect()

@@ -222,7 +222,7 @@ pub fn page_size_name(kb: u64) -> String {
 
 /// Reads files of the container's cgroup by controller; missing files read as absent.
 pub struct StatsReader<'a> {
-    /// Where a controller's files are, and their version.
+    /// Where a controller's files are, and their version (`""`: the cgroup2 directory).
     pub locate: &'a dyn Fn(&str) -> Option<(Version, PathBuf)>,
 }
 
@@ -271,11 +271,16 @@ impl StatsReader<'_> {
 
     fn cpu(&self) -> Result<Cpu, CgroupError> {
         let mut cpu = Cpu::default();
-        let stat = self.keyed("cpu", "cpu.stat")?;
+        // On cgroup2, cpu.stat's usage lines exist even without the cpu controller.
+        let (version, controller) = match self.version("cpu") {
+            Some(v) => (Some(v), "cpu"),
+            None => (self.version(""), ""),
+        };
+        let stat = self.keyed(controller, "cpu.stat")?;
         let get = |k: &str| stat.get(k).copied().unwrap_or(0);
         cpu.throttling.periods = get("nr_periods");
         cpu.throttling.throttled_periods = get("nr_throttled");
-        match self.version("cpu") {
+        match version {
             Some(Version::V2) => {
                 cpu.usage.total = get("usage_usec") * 1000;
                 cpu.usage.user = get("user_usec") * 1000;
