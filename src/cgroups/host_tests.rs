@@ -192,6 +192,78 @@ fn create_limit_freeze_kill_destroy_on_host() {
     cg.manager.destroy().unwrap();
 }
 
+/// On a pure cgroup2 host (a VM in CI; see the module docs): limits through the v2 files.
+#[test]
+fn v2_limits_read_back_on_a_v2_host() {
+    if !is_root() {
+        return;
+    }
+    let layout = detect().unwrap();
+    let Layout::V2 { unified } = &layout else {
+        eprintln!("skipped: the host is not pure cgroup v2");
+        return;
+    };
+    let has = |c: &str| unified.controllers.iter().any(|x| x == c);
+    let mut cg = TestCgroup::new(&layout, "v2lim");
+    cg.add_sleeper();
+    let dir = cg.dir(UNIFIED_KEY);
+    if has("memory") {
+        let swap = dir.join("memory.swap.max").exists();
+        let json = if swap {
+            r#"{"memory":{"limit":67108864,"swap":134217728,"reservation":33554432}}"#
+        } else {
+            r#"{"memory":{"limit":67108864,"reservation":33554432}}"#
+        };
+        cg.manager.apply(&resources(json)).unwrap();
+        assert_eq!(read(&dir, "memory.max"), "67108864");
+        assert_eq!(read(&dir, "memory.low"), "33554432");
+        if swap {
+            assert_eq!(read(&dir, "memory.swap.max"), "67108864");
+        }
+        let stats = cg.manager.stats().unwrap();
+        assert_eq!(stats.memory.usage.limit, 67108864);
+    }
+    if has("pids") {
+        cg.manager
+            .apply(&resources(r#"{"pids":{"limit":64}}"#))
+            .unwrap();
+        assert_eq!(read(&dir, "pids.max"), "64");
+        assert_eq!(cg.manager.stats().unwrap().pids.current, 1);
+    }
+    if has("cpu") {
+        let json = r#"{"cpu":{"shares":1024,"quota":50000,"period":100000}}"#;
+        cg.manager.apply(&resources(json)).unwrap();
+        assert_eq!(read(&dir, "cpu.weight"), "39");
+        assert_eq!(read(&dir, "cpu.max"), "50000 100000");
+    }
+    if has("cpuset") {
+        cg.manager
+            .apply(&resources(r#"{"cpu":{"cpus":"0","mems":"0"}}"#))
+            .unwrap();
+        assert_eq!(read(&dir, "cpuset.cpus"), "0");
+    }
+    if has("io") {
+        if let Some(dev) = a_disk() {
+            let (major, minor) = dev.split_once(':').unwrap();
+            let json = format!(
+                r#"{{"blockIO":{{"throttleReadBpsDevice":[{{"major":{major},"minor":{minor},"rate":1048576}}]}}}}"#
+            );
+            cg.manager.apply(&resources(&json)).unwrap();
+            assert!(read(&dir, "io.max").contains("rbps=1048576"));
+        }
+    }
+    let docker = r#"{"devices":[{"allow":false,"access":"rwm"},
+        {"allow":true,"type":"c","major":1,"minor":5,"access":"rwm"}]}"#;
+    cg.manager.apply(&resources(docker)).unwrap();
+    assert_eq!(devices_bpf::attached_count(&dir).unwrap(), 1);
+    cg.manager.freeze().unwrap();
+    cg.manager.kill_all().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(cg.children[0].wait().unwrap().signal(), Some(libc::SIGKILL));
+    cg.manager.destroy().unwrap();
+    assert!(!dir.exists());
+}
+
 /// The `major:minor` of a real disk of the host (not loop, ram or zram), if any.
 fn a_disk() -> Option<String> {
     std::fs::read_dir("/sys/block")
