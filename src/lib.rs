@@ -1,8 +1,9 @@
 //! rrun: a low-level OCI container runtime.
 //!
-//! The flow of `create`: [`spec::load`] -> [`container::ContainerDir::create`] -> cgroups ->
+//! The flow of `create`: [`spec::load`] -> [`container::ContainerDir::create`] -> [`cgroups`] ->
 //! [`init::launch`] (parent, stage-1, stage-2; see init/sync.rs for the protocol) -> state.json.
 
+pub mod cgroups;
 pub mod container;
 pub mod hooks;
 pub mod init;
