@@ -53,19 +53,27 @@ fn namespace_path_of_wrong_type() {
 #[test]
 fn unknown_and_duplicate_ids() {
     let r = Rrun::new();
-    assert!(r.fails(&["state", "nope"]).contains("container does not exist"));
+    assert!(r
+        .fails(&["state", "nope"])
+        .contains("container does not exist"));
     assert!(r.fails(&["start", "nope"]).contains("does not exist"));
     assert!(r.fails(&["kill", "nope"]).contains("does not exist"));
     assert!(r.fails(&["delete", "nope"]).contains("does not exist"));
     r.ok(&["delete", "--force", "nope"]);
-    assert!(r.fails(&["state", "../etc"]).contains("invalid container id"));
+    assert!(r
+        .fails(&["state", "../etc"])
+        .contains("invalid container id"));
 
     let b = Bundle::busybox(&["/bin/sleep", "1000"]);
     let id = r.id();
     r.ok(&["create", "-b", b.path().to_str().unwrap(), &id]);
     let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
     assert!(e.contains("already exists"), "{e}");
-    assert_eq!(r.state(&id)["status"], "created", "the first one is untouched");
+    assert_eq!(
+        r.state(&id)["status"],
+        "created",
+        "the first one is untouched"
+    );
 }
 
 #[test]
@@ -93,7 +101,14 @@ fn json_log_lines() {
     let log = logdir.path().join("log.json");
     let out = r
         .cmd()
-        .args(["--log", log.to_str().unwrap(), "--log-format", "json", "state", "nope"])
+        .args([
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "state",
+            "nope",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -116,7 +131,10 @@ fn symlinked_mount_destination_stays_inside() {
     b.save();
     let (code, _, err) = r.run_fg(&b);
     assert_eq!(code, 0, "{err}");
-    assert!(!outside.path().join("x").exists(), "mount escaped the rootfs");
+    assert!(
+        !outside.path().join("x").exists(),
+        "mount escaped the rootfs"
+    );
     assert!(b
         .rootfs()
         .join(outside.path().strip_prefix("/").unwrap())

@@ -70,7 +70,9 @@ fn create_start_kill_delete() {
     let st = wait_status(&r, &id, "stopped");
     assert_eq!(st["status"], "stopped");
     assert_eq!(st["pid"], 0);
-    assert!(r.fails(&["kill", &id, "TERM"]).contains("container not running"));
+    assert!(r
+        .fails(&["kill", &id, "TERM"])
+        .contains("container not running"));
     assert!(r
         .fails(&["start", &id])
         .contains("cannot start a container that has stopped"));
@@ -146,7 +148,9 @@ fn kill_signals_by_name_and_number() {
     let b = Bundle::busybox(&["/bin/sleep", "1000"]);
     let id = r.id();
     r.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
-    assert!(r.fails(&["kill", &id, "NOSUCHSIG"]).contains("invalid signal"));
+    assert!(r
+        .fails(&["kill", &id, "NOSUCHSIG"])
+        .contains("invalid signal"));
     r.ok(&["kill", "--all", &id, "9"]);
     assert_eq!(wait_status(&r, &id, "stopped")["status"], "stopped");
 }

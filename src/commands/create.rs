@@ -2,6 +2,7 @@
 
 use super::lifecycle::Cleanup;
 use anyhow::{anyhow, bail, Context, Result};
+use rrun::cgroups::{self, Manager};
 use rrun::container::state::{SavedState, Status};
 use rrun::container::{write_atomic, ContainerDir, EXEC_FIFO};
 use rrun::hooks::{self, Kind};
@@ -55,6 +56,7 @@ struct Parent<'a> {
     bundle: &'a Bundle,
     id: &'a str,
     created: &'a str,
+    cgroup: &'a dyn Manager,
 }
 
 impl Parent<'_> {
@@ -82,8 +84,8 @@ impl Parent<'_> {
 }
 
 impl ParentSide for Parent<'_> {
-    fn stage1_started(&mut self, _pid: i32) -> Result<(), String> {
-        Ok(())
+    fn stage1_started(&mut self, pid: i32) -> Result<(), String> {
+        self.cgroup.add_process(pid).map_err(|e| e.to_string())
     }
 
     fn init_started(&mut self, pid: i32) -> Result<(), String> {
@@ -173,8 +175,21 @@ pub fn create(root: &Path, args: &CreateArgs, console: Console, detach: bool) ->
         }
     };
 
+    let linux = bundle.spec.linux().as_ref();
+    let layout = cgroups::detect()?;
+    let cgroups_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let cgroup = cgroups::manager(&layout, cgroups_path.as_deref(), &args.id)?;
+    let cgroupns = ns.has(oci_spec::runtime::LinuxNamespaceType::Cgroup);
+
     let dir = ContainerDir::create(root, &args.id)?;
     let mut cleanup = Cleanup::new(dir.path.clone());
+    cgroup.create()?;
+    let cgroup = &**cleanup.cgroup.insert(cgroup);
+    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+        cgroup.apply(r)?;
+    }
     let fifo = dir.path.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .with_context(|| format!("mkfifo {}", fifo.display()))?;
@@ -191,13 +206,14 @@ pub fn create(root: &Path, args: &CreateArgs, console: Console, detach: bool) ->
         preserve_fds: args.preserve_fds,
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
-        cgroup_steps: Vec::new(),
+        cgroup_steps: cgroup.mounts(cgroupns),
         caps,
     };
     let mut parent = Parent {
         bundle: &bundle,
         id: &args.id,
         created: &created,
+        cgroup,
     };
     let pid = init::launch(&plan, &mut parent)
         .map_err(|e| anyhow!("unable to start container process: {e}"))?;
@@ -213,7 +229,7 @@ pub fn create(root: &Path, args: &CreateArgs, console: Console, detach: bool) ->
         rootfs: bundle.rootfs.clone(),
         created,
         owner: String::new(),
-        cgroup_paths: Default::default(),
+        cgroup_paths: cgroup.paths(),
         systemd_cgroup: false,
         config: bundle.spec.clone(),
     };

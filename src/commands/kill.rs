@@ -26,6 +26,14 @@ pub fn cmd(root: &Path, a: &KillArgs) -> Result<i32> {
     if lifecycle::status(&dir, &st) == Status::Stopped {
         bail!("container not running");
     }
+    if a.all {
+        if let Some(cg) = lifecycle::cgroup_of(&st)? {
+            let sig = nix::sys::signal::Signal::try_from(sig)
+                .map_err(|_| anyhow::anyhow!("signal {sig} cannot be sent to all processes"))?;
+            cg.signal_all(sig)?;
+            return Ok(0);
+        }
+    }
     let pids = if a.all {
         lifecycle::container_pids(&st)?
     } else {

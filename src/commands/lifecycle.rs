@@ -2,6 +2,7 @@
 //! through the exec fifo, waiting for an init to die, and destroying a stopped container.
 
 use anyhow::{anyhow, bail, Result};
+use rrun::cgroups::{self, Manager};
 use rrun::container::state::{SavedState, Status};
 use rrun::container::{ContainerDir, EXEC_FIFO};
 use rrun::hooks::{self, Kind};
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 pub struct Cleanup {
     dir: PathBuf,
     pub init_pid: Option<i32>,
+    pub cgroup: Option<Box<dyn Manager>>,
     armed: bool,
 }
 
@@ -24,6 +26,7 @@ impl Cleanup {
         Cleanup {
             dir,
             init_pid: None,
+            cgroup: None,
             armed: true,
         }
     }
@@ -44,13 +47,34 @@ impl Drop for Cleanup {
             );
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.kill_all();
+            let _ = cg.destroy();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
+/// The cgroup of an existing container (None if it has none saved).
+pub fn cgroup_of(st: &SavedState) -> Result<Option<Box<dyn Manager>>> {
+    if st.cgroup_paths.is_empty() {
+        return Ok(None);
+    }
+    let layout = cgroups::detect()?;
+    Ok(Some(cgroups::manager_from_paths(
+        &layout,
+        &st.cgroup_paths,
+    )?))
+}
+
 /// The derived status of a container.
 pub fn status(dir: &ContainerDir, st: &SavedState) -> Status {
-    st.status(&dir.path, || false)
+    st.status(&dir.path, || {
+        cgroup_of(st)
+            .ok()
+            .flatten()
+            .is_some_and(|cg| cg.is_frozen().unwrap_or(false))
+    })
 }
 
 /// Open the exec fifo and release the init; waits until the container's program is executed
@@ -146,8 +170,14 @@ pub fn kill_init(st: &SavedState) -> Result<()> {
     Ok(())
 }
 
-/// Remove a stopped container: poststop hooks, its cgroup, its state directory.
+/// Remove a stopped container: what is left in its cgroup, the cgroup, poststop hooks, its
+/// state directory.
 pub fn destroy(dir: ContainerDir, st: &SavedState, log: &Logger) -> Result<()> {
+    if let Some(cg) = cgroup_of(st)? {
+        // Without a pid namespace, processes the init left behind are still in the cgroup.
+        cg.kill_all()?;
+        cg.destroy()?;
+    }
     let state = serde_json::to_vec(&st.oci(Status::Stopped))?;
     if let Err(e) = hooks::run_all(Kind::Poststop, &Kind::Poststop.of(&st.config), &state) {
         log.warn(&e.to_string());
@@ -156,9 +186,11 @@ pub fn destroy(dir: ContainerDir, st: &SavedState, log: &Logger) -> Result<()> {
     Ok(())
 }
 
-/// Every process of the container. With its own pid namespace, those are the processes whose
-/// /proc/PID/ns/pid is the init's.
+/// Every process of the container: those of its cgroup or, without one, of its pid namespace.
 pub fn container_pids(st: &SavedState) -> Result<Vec<i32>> {
+    if let Some(cg) = cgroup_of(st)? {
+        return Ok(cg.pids()?);
+    }
     use std::os::unix::fs::MetadataExt;
     let ns_of = |pid: i32| std::fs::metadata(format!("/proc/{pid}/ns/pid")).map(|m| m.ino());
     let init_ns = ns_of(st.init_pid)?;

@@ -17,9 +17,9 @@ pub mod stage2;
 pub mod sync;
 pub mod sysctl;
 
+use crate::cgroups::CgroupMount;
 use crate::namespaces::NamespacePlan;
 use crate::process::caps::CapPlan;
-use crate::rootfs::mounts::CgroupMountStep;
 use crate::spec::Bundle;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -62,7 +62,7 @@ pub struct InitPlan {
     pub preserve_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
-    pub cgroup_steps: Vec<CgroupMountStep>,
+    pub cgroup_steps: Vec<CgroupMount>,
     pub caps: Option<CapPlan>,
 }
 

@@ -10,7 +10,8 @@ pub mod mount_options;
 pub mod mounts;
 pub mod resolve;
 
-use mounts::{bind_remount, sys, CgroupMountStep, MountContext};
+use crate::cgroups::CgroupMount;
+use mounts::{bind_remount, sys, MountContext};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use oci_spec::runtime::Spec;
 use resolve::{fd_path, ResolveError, Root};
@@ -61,7 +62,7 @@ pub struct RootfsPlan<'a> {
     pub bundle: &'a Path,
     pub spec: &'a Spec,
     pub in_userns: bool,
-    pub cgroup_steps: &'a [CgroupMountStep],
+    pub cgroup_steps: &'a [CgroupMount],
 }
 
 impl RootfsPlan<'_> {

@@ -7,27 +7,11 @@
 use super::mount_options::{self, bind_remount_flags, MountOptions};
 use super::resolve::{fd_path, Root};
 use super::RootfsError;
+use crate::cgroups::CgroupMount;
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Mount;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-
-/// A step of the container's `cgroup` mount, computed by the parent from the cgroup manager.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CgroupMountStep {
-    /// A fresh tmpfs at the mount's destination (v1 layouts).
-    Tmpfs,
-    /// Bind the host directory `source` at `dest` (relative to the mount's destination).
-    Bind { source: PathBuf, dest: PathBuf },
-    /// Mount a cgroup file system (needs a cgroup namespace): `fstype` cgroup or cgroup2.
-    Fs {
-        fstype: String,
-        data: String,
-        dest: PathBuf,
-    },
-    /// A symlink `dest` -> `target` (e.g. cpu -> cpu,cpuacct).
-    Symlink { target: String, dest: PathBuf },
-}
 
 pub(crate) fn sys<'a>(
     op: &'static str,
@@ -86,7 +70,7 @@ pub struct MountContext<'a> {
     pub root: &'a Root,
     pub bundle: &'a Path,
     pub in_userns: bool,
-    pub cgroup_steps: &'a [CgroupMountStep],
+    pub cgroup_steps: &'a [CgroupMount],
 }
 
 fn source_path(ctx: &MountContext<'_>, m: &Mount) -> Option<PathBuf> {
@@ -230,88 +214,75 @@ fn mount_cgroup(
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
-    let base = ctx.root.mkdir_all(dest, 0o755)?;
-    let flags = opts.flags & !(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY);
-    let mut bound = Vec::new();
+    // The entry's own options (nosuid, relatime, ...) apply to every mount below it; `ro` is
+    // applied last, once everything is in place.
+    let extra = opts.flags
+        & !(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC);
+    let mut binds = Vec::new();
+    let mut tmpfs_base = false;
     for step in ctx.cgroup_steps {
         match step {
-            CgroupMountStep::Tmpfs => {
-                mount(
-                    Some("tmpfs"),
-                    &fd_path(base.as_fd()),
-                    Some("tmpfs"),
-                    flags,
-                    Some("mode=755"),
-                )
-                .map_err(sys("mount tmpfs", dest))?;
-            }
-            CgroupMountStep::Bind { source, dest: sub } => {
-                let d = dest.join(sub);
-                let fd = ctx.root.mkdir_all(&d, 0o755)?;
-                mount(
-                    Some(source),
-                    &fd_path(fd.as_fd()),
-                    None::<&str>,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    None::<&str>,
-                )
-                .map_err(|e| RootfsError::Bind {
-                    source_path: source.clone(),
-                    dest: d.clone(),
-                    source: e,
-                })?;
-                bound.push(d);
-            }
-            CgroupMountStep::Fs {
+            CgroupMount::Mount {
+                source,
+                relative,
                 fstype,
+                flags,
                 data,
-                dest: sub,
             } => {
-                let d = dest.join(sub);
+                let d = dest.join(relative);
                 let fd = ctx.root.mkdir_all(&d, 0o755)?;
-                mount(
-                    Some(fstype.as_str()),
-                    &fd_path(fd.as_fd()),
-                    Some(fstype.as_str()),
-                    flags,
-                    (!data.is_empty()).then_some(data.as_str()),
-                )
-                .map_err(|e| RootfsError::MountFs {
+                let target = fd_path(fd.as_fd());
+                let r = if fstype == "bind" {
+                    mount(
+                        Some(source.as_str()),
+                        &target,
+                        None::<&str>,
+                        *flags,
+                        None::<&str>,
+                    )
+                } else {
+                    mount(
+                        Some(source.as_str()),
+                        &target,
+                        Some(fstype.as_str()),
+                        *flags | extra,
+                        (!data.is_empty()).then_some(data.as_str()),
+                    )
+                };
+                r.map_err(|e| RootfsError::MountFs {
                     fstype: fstype.clone(),
                     dest: d.clone(),
-                    data: data.clone(),
+                    data: format!("{source} {data}"),
                     source: e,
                 })?;
-                bound.push(d);
+                if fstype == "bind" {
+                    binds.push(d);
+                } else if fstype == "tmpfs" && relative.as_os_str().is_empty() {
+                    tmpfs_base = true;
+                } else {
+                    binds.push(d);
+                }
             }
-            CgroupMountStep::Symlink { target, dest: sub } => {
-                let d = dest.join(sub);
-                super::devices::symlink_in_root(ctx.root, target, &d)?;
+            CgroupMount::Symlink { target, relative } => {
+                super::devices::symlink_in_root(ctx.root, target, &dest.join(relative))?;
             }
         }
     }
-    // Read-only applies to each hierarchy and, last, to the tmpfs holding them.
-    if opts.flags.contains(MsFlags::MS_RDONLY) {
-        for d in bound {
-            let fd = ctx.root.open_path(&d, libc::O_PATH)?;
-            bind_remount(
-                &fd_path(fd.as_fd()),
-                MsFlags::MS_RDONLY | flags,
-                MsFlags::empty(),
-            )?;
-        }
-        if ctx.cgroup_steps.first() == Some(&CgroupMountStep::Tmpfs) {
-            let fd = ctx.root.open_path(dest, libc::O_PATH)?;
-            let p = fd_path(fd.as_fd());
-            mount(
-                None::<&str>,
-                &p,
-                None::<&str>,
-                MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags,
-                None::<&str>,
-            )
-            .map_err(sys("remount ro", dest))?;
-        }
+    let ro = opts.flags & MsFlags::MS_RDONLY;
+    for d in binds {
+        let fd = ctx.root.open_path(&d, libc::O_PATH)?;
+        bind_remount(&fd_path(fd.as_fd()), ro | extra, opts.cleared)?;
+    }
+    if tmpfs_base && !ro.is_empty() {
+        let fd = ctx.root.open_path(dest, libc::O_PATH)?;
+        mount(
+            None::<&str>,
+            &fd_path(fd.as_fd()),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra,
+            None::<&str>,
+        )
+        .map_err(sys("remount ro", dest))?;
     }
     apply_propagation(ctx, dest, opts)
 }

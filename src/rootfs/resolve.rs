@@ -222,12 +222,11 @@ impl Root {
                 return Err(self.err("mkdirat", &next, e));
             }
             // It exists but does not resolve: a dangling symlink. Follow it inside the root.
-            let target = nix::fcntl::readlinkat(&cur, c.as_c_str()).map_err(|_| {
-                ResolveError::Dangling {
+            let target =
+                nix::fcntl::readlinkat(&cur, c.as_c_str()).map_err(|_| ResolveError::Dangling {
                     path: next.clone(),
                     root: self.path.clone(),
-                }
-            })?;
+                })?;
             links += 1;
             if links > 40 {
                 return Err(self.err(
@@ -289,7 +288,10 @@ mod tests {
         assert_eq!(real(&fd), root.canonicalize().unwrap().join("f"));
         symlink("/outside/dir", root.join("dangling")).unwrap();
         let fd = r.mkdir_all(Path::new("dangling/sub"), 0o755).unwrap();
-        assert_eq!(real(&fd), root.canonicalize().unwrap().join("outside/dir/sub"));
+        assert_eq!(
+            real(&fd),
+            root.canonicalize().unwrap().join("outside/dir/sub")
+        );
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

@@ -71,7 +71,11 @@ impl Bundle {
                 let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(name));
             }
         }
-        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n").unwrap();
+        std::fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+        )
+        .unwrap();
         std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
         let out = Command::new(RRUN)
             .args(["spec", "-b"])
