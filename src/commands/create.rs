@@ -193,6 +193,9 @@ pub fn create(root: &Path, args: &CreateArgs, console: Console, detach: bool) ->
     let fifo = dir.path.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .with_context(|| format!("mkfifo {}", fifo.display()))?;
+    // Writable by any user the container runs as (mkfifo's mode went through our umask).
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .with_context(|| format!("chmod {}", fifo.display()))?;
     let state_dir: OwnedFd = dir.file().try_clone().context("dup state dir fd")?.into();
 
     let created = rrun::timefmt::now(true);

@@ -62,8 +62,18 @@ pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<(), String> {
     match unsafe { fork() }.map_err(|e| format!("fork the container init: {e}"))? {
         ForkResult::Child => {
             let err = stage2::run(plan, sock);
-            // stage2::run returns only on failure.
-            let _ = send_msg(sock, &Message::Error { message: err });
+            // stage2::run returns only on failure. After `Ready` nobody reads the socket any
+            // more: the container's stderr is then the only place left to say why.
+            if send_msg(
+                sock,
+                &Message::Error {
+                    message: err.clone(),
+                },
+            )
+            .is_err()
+            {
+                eprintln!("rrun: container init: {err}");
+            }
             // SAFETY: leaves without running the parent's atexit handlers.
             unsafe { libc::_exit(1) }
         }

@@ -144,7 +144,6 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         crate::tty::setup_console(console.as_fd(), size)
             .map_err(|e| format!("setting up the terminal: {e}"))?;
     }
-    rootfs::finalize(&rplan).map_err(|e| format!("error finalizing rootfs: {e}"))?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         if !plan.ns.has(LinuxNamespaceType::Uts) {
             return Err("unable to set hostname without a private UTS namespace".into());
@@ -163,6 +162,8 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     if let Some(s) = linux.and_then(|l| l.sysctl().as_ref()) {
         sysctl::apply(s).map_err(|e| e.to_string())?;
     }
+    // Masked and readonly paths (/proc/sys among them) come after the sysctls, as in runc.
+    rootfs::finalize(&rplan).map_err(|e| format!("error finalizing rootfs: {e}"))?;
     if !plan.no_new_keyring {
         join_session_keyring(&plan.id)?;
     }
