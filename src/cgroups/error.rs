@@ -42,7 +42,7 @@ pub enum CgroupError {
     /// /proc/self/mountinfo shows no cgroup filesystem at all.
     #[error("no cgroup filesystem is mounted (looked in {mountinfo})")]
     NoCgroupMount { mountinfo: PathBuf },
-    /// A line of mountinfo or /proc/<pid>/cgroup could not be parsed.
+    /// A line of mountinfo or `/proc/<pid>/cgroup` could not be parsed.
     #[error("malformed line in {file}: {line:?}")]
     Parse { file: PathBuf, line: String },
     /// The cgroupsPath of the spec is not acceptable.

@@ -41,7 +41,7 @@ pub struct V1Hierarchy {
 }
 
 impl V1Hierarchy {
-    /// The hierarchy's key in /proc/<pid>/cgroup: the controllers joined with a comma.
+    /// The hierarchy's key in `/proc/<pid>/cgroup`: the controllers joined with a comma.
     pub fn key(&self) -> String {
         self.controllers.join(",")
     }

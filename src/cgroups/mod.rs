@@ -19,11 +19,16 @@
 //! cgroup2 mount, whose directory the container also gets; controllers that only exist there,
 //! like hugetlb on the development host, are applied there), and pure v2.
 //!
-//! Where the cgroup is ([`path`]): `linux.cgroupsPath` as runc's cgroupfs driver reads it;
-//! the systemd form `slice:prefix:name` is refused with [`CgroupError::SystemdPathUnsupported`].
+//! Where the cgroup is ([`path`]): `linux.cgroupsPath` as runc's cgroupfs driver reads it. An
+//! absolute path is taken below each hierarchy's root; a relative one (and no path at all,
+//! which means `<id>`) below the runtime's own cgroup of each hierarchy, as runc 1.1.5 does
+//! on the development host (its memory cgroup is not `/`, so neither is the container's); on
+//! cgroup2 below the parent of the own cgroup. The systemd form `slice:prefix:name` is
+//! refused with [`CgroupError::SystemdPathUnsupported`].
 //!
 //! How limits are applied ([`plan`]): `linux.resources` becomes a list of (file, value) writes
-//! by a pure, unit-tested planner; a field the host cannot honour is an error naming it.
+//! by a pure, unit-tested planner; a field the host cannot honour is an error naming it. Only
+//! the fields that are set are written, so `update --resources` calls [`Manager::apply`] too.
 //! Device rules get runc's always-allowed devices appended ([`devices`]); on cgroup2 they are
 //! enforced by a generated eBPF device program ([`devices_bpf`]).
 //!

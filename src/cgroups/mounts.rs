@@ -22,7 +22,7 @@ use nix::mount::MsFlags;
 /// One step of building the container's cgroup mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CgroupMount {
-    /// mount(source, <destination>/<relative>, fstype, flags, data); `relative` empty for the
+    /// `mount(source, <destination>/<relative>, fstype, flags, data)`; `relative` empty for the
     /// destination itself.
     Mount {
         source: String,
@@ -31,7 +31,7 @@ pub enum CgroupMount {
         flags: MsFlags,
         data: String,
     },
-    /// symlink(target, <destination>/<relative>).
+    /// `symlink(target, <destination>/<relative>)`.
     Symlink { target: String, relative: PathBuf },
 }
 

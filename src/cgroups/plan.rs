@@ -644,7 +644,10 @@ impl Planner<'_> {
         if !self.probe.exists("hugetlb", &file) {
             return Err(CgroupError::unsupported(
                 &format!("{F}.pageSize"),
-                format!("this host has no {page_size} huge pages (no {file})"),
+                format!(
+                    "no {file} in the container's cgroup: the host has no {page_size} huge \
+                     pages, or the hugetlb controller is not enabled for this cgroup"
+                ),
             ));
         }
         self.push("hugetlb", file, &value);
