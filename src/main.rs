@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 use rrun::logging::{Format, Logger};
 use std::path::PathBuf;
 
+/// `rrun --version`, in runc's layout (dockerd parses the first two lines).
 const VERSION_TEXT: &str = concat!(
+    "rrun version ",
     env!("CARGO_PKG_VERSION"),
     "\ncommit: ",
     env!("RRUN_COMMIT"),
@@ -17,7 +19,6 @@ const VERSION_TEXT: &str = concat!(
 #[derive(Parser, Debug)]
 #[command(
     name = "rrun",
-    version = VERSION_TEXT,
     about = "rrun is a command line client for running applications packaged according to the Open Container Initiative (OCI) format",
     disable_version_flag = true
 )]
@@ -38,10 +39,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// print the version
-    #[arg(short = 'v', long, action = clap::ArgAction::Version)]
-    version: Option<bool>,
+    #[arg(short = 'v', long)]
+    pub version: bool,
     #[command(subcommand)]
-    pub command: Cmd,
+    pub command: Option<Cmd>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +80,15 @@ fn logger(cli: &Cli) -> Result<Logger, String> {
 
 fn main() {
     let cli = Cli::parse();
+    if cli.version {
+        println!("{VERSION_TEXT}");
+        return;
+    }
+    let Some(command) = &cli.command else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        std::process::exit(1);
+    };
     let log = match logger(&cli) {
         Ok(l) => l,
         Err(e) => {
@@ -86,11 +96,53 @@ fn main() {
             std::process::exit(1);
         }
     };
-    match commands::dispatch(&cli, &log) {
+    match commands::dispatch(&cli, command, &log) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             log.error(&format!("{e:#}"));
             std::process::exit(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Every command line the engines were seen to hand to runc parses.
+    #[test]
+    fn engine_command_lines_parse() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/engines");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return; // shared/ sits beside the checkout on developer machines and in CI
+        };
+        let mut n = 0;
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "argv") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let args = std::iter::once("rrun").chain(text.split_whitespace());
+                let cli =
+                    Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                assert!(
+                    matches!(cli.command, Some(Cmd::Create(_))),
+                    "{}",
+                    p.display()
+                );
+                n += 1;
+            }
+        }
+        assert!(n > 0);
+    }
+
+    #[test]
+    fn version_layout_like_runc() {
+        assert!(Cli::try_parse_from(["rrun", "--version"]).unwrap().version);
+        let mut lines = VERSION_TEXT.lines();
+        assert!(lines.next().unwrap().starts_with("rrun version 0."));
+        assert!(lines.next().unwrap().starts_with("commit: "));
+        assert_eq!(lines.next().unwrap(), "spec: 1.2.1");
     }
 }

@@ -5,7 +5,7 @@
 //! is tested in a private mount namespace with a fresh cgroup2 mount: on a hybrid host that is
 //! the real cgroup2 hierarchy, which may hold few controllers (hugetlb only on the
 //! development host), so the v2 test checks the controllers it finds and the errors for the
-//! ones it does not. For the v2 controllers themselves, `cgroup2-vm.sh` (next to this file)
+//! ones it does not. For the v2 controllers themselves, `scripts/cgroup2-vm.sh`
 //! runs the same test binary in a QEMU guest whose only hierarchy is cgroup2, where
 //! `v2_limits_read_back_on_a_v2_host` and the lifecycle tests exercise memory, pids, cpu,
 //! cpuset, io and the eBPF device program.

@@ -15,12 +15,12 @@ use anyhow::Result;
 use rrun::logging::Logger;
 
 /// Run the chosen subcommand; returns the process exit code.
-pub fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
+pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
     let root = &cli.root;
     if cli.systemd_cgroup {
         anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (omit --systemd-cgroup)");
     }
-    match &cli.command {
+    match command {
         Cmd::Create(a) => create::cmd(root, a),
         Cmd::Start(a) => start::cmd(root, a, log),
         Cmd::Run(a) => run::cmd(root, a, log),

@@ -7,7 +7,7 @@
 # Needs: apt-get install qemu-system-x86 linux-image-amd64 busybox-static kmod cpio
 # Usage: cgroup2-vm.sh <test binary> [test filter]
 #   bin=$(cargo test --lib --no-run 2>&1 | grep -o 'target/debug/deps/rrun-[a-z0-9]*')
-#   src/cgroups/cgroup2-vm.sh "$bin" cgroups::
+#   scripts/cgroup2-vm.sh "$bin" cgroups::
 # Exit status: that of the tests inside the guest.
 set -eu
 bin=$1; filter=${2:-cgroups::}
