@@ -125,7 +125,9 @@ impl Root {
     pub fn open(path: &Path) -> Result<Root> {
         let fd = nix::fcntl::open(
             path,
-            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
         .map_err(|e| ResolveError::OpenRoot {
