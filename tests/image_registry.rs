@@ -225,17 +225,15 @@ fn fake_registry(blobs: Vec<(String, Vec<u8>)>, manifest: Vec<u8>) -> (String, A
                 "{path} {}",
                 range.map(|r| format!("range={r}")).unwrap_or_default()
             ));
-            let respond = |conn: &mut std::net::TcpStream,
-                           status: &str,
-                           extra: &str,
-                           body: &[u8]| {
-                let _ = write!(
+            let respond =
+                |conn: &mut std::net::TcpStream, status: &str, extra: &str, body: &[u8]| {
+                    let _ = write!(
                     conn,
                     "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
                     body.len()
                 );
-                let _ = conn.write_all(body);
-            };
+                    let _ = conn.write_all(body);
+                };
             if path.starts_with("/token") {
                 // "user:secret" in base64.
                 if auth == "authorization: basic dxnlcjpzzwnyzxq=" {

@@ -144,7 +144,7 @@ fn resolve_in(passwd: &str, group: &str, spec: &str) -> Result<User, UserError> 
     let mut additional_gids: Vec<u32> = match entry {
         Some(p) => groups
             .iter()
-            .filter(|g| g.members.iter().any(|m| *m == p.name) && g.gid != gid)
+            .filter(|g| g.members.contains(&p.name) && g.gid != gid)
             .map(|g| g.gid)
             .collect(),
         None => vec![],

@@ -60,6 +60,13 @@ pub fn is_local(host: &str) -> bool {
     name == "localhost" || name.starts_with("127.") || name == "[::1]" || name == "::1"
 }
 
+/// The outcome of one request.
+enum Reply {
+    Ok(Box<ureq::Response>),
+    Status(u16, Box<ureq::Response>),
+    Transport(String),
+}
+
 pub struct Client {
     agent: ureq::Agent,
     host: String,
@@ -144,12 +151,8 @@ impl Client {
         }
     }
 
-    /// One request, no retries: `Err` is a transport error.
-    fn send(
-        &self,
-        url: &str,
-        headers: &[(&str, &str)],
-    ) -> std::result::Result<ureq::Response, ureq::Error> {
+    /// One request, no retries.
+    fn send(&self, url: &str, headers: &[(&str, &str)]) -> Reply {
         let mut req = self.agent.get(url);
         for (k, v) in headers {
             req = req.set(k, v);
@@ -157,35 +160,30 @@ impl Client {
         if let Some(a) = self.authorization.lock().expect("auth lock").as_deref() {
             req = req.set("Authorization", a);
         }
-        req.call()
+        match req.call() {
+            Ok(r) => Reply::Ok(Box::new(r)),
+            Err(ureq::Error::Status(code, r)) => Reply::Status(code, Box::new(r)),
+            Err(ureq::Error::Transport(t)) => Reply::Transport(t.to_string()),
+        }
     }
 
-    /// The scheme to talk to the registry with (HTTPS first; HTTP when allowed and HTTPS fails
-    /// at the transport level).
-    fn send_any_scheme(
-        &self,
-        path: &str,
-        headers: &[(&str, &str)],
-    ) -> std::result::Result<ureq::Response, ureq::Error> {
+    /// Send with the registry's scheme: HTTPS first; HTTP when allowed and HTTPS fails at the
+    /// transport level. The scheme that answered is remembered.
+    fn send_any_scheme(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         let known = *self.scheme.lock().expect("scheme lock");
         if let Some(s) = known {
             return self.send(&format!("{s}://{}{path}", self.host), headers);
         }
-        match self.send(&format!("https://{}{path}", self.host), headers) {
-            Err(ureq::Error::Transport(_)) if self.allow_http => {
-                let r = self.send(&format!("http://{}{path}", self.host), headers);
-                if !matches!(r, Err(ureq::Error::Transport(_))) {
-                    *self.scheme.lock().expect("scheme lock") = Some("http");
-                }
-                r
-            }
-            r => {
-                if !matches!(r, Err(ureq::Error::Transport(_))) {
-                    *self.scheme.lock().expect("scheme lock") = Some("https");
-                }
-                r
-            }
+        let mut scheme = "https";
+        let mut reply = self.send(&format!("https://{}{path}", self.host), headers);
+        if matches!(reply, Reply::Transport(_)) && self.allow_http {
+            scheme = "http";
+            reply = self.send(&format!("http://{}{path}", self.host), headers);
         }
+        if !matches!(reply, Reply::Transport(_)) {
+            *self.scheme.lock().expect("scheme lock") = Some(scheme);
+        }
+        reply
     }
 
     /// GET `/v2/<repository>/<path>`: authenticates on 401 (once), retries 429/5xx and
@@ -197,14 +195,14 @@ impl Client {
         loop {
             attempt += 1;
             let (status, resp) = match self.send_any_scheme(&full, headers) {
-                Ok(resp) => return Ok(resp),
-                Err(ureq::Error::Status(status, resp)) => (status, resp),
-                Err(ureq::Error::Transport(t)) => {
+                Reply::Ok(resp) => return Ok(*resp),
+                Reply::Status(status, resp) => (status, *resp),
+                Reply::Transport(reason) => {
                     if attempt >= ATTEMPTS {
                         return Err(ClientError::Transport {
                             what: what.to_string(),
                             host: self.host.clone(),
-                            reason: t.to_string(),
+                            reason,
                             attempts: attempt,
                         });
                     }
