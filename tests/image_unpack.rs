@@ -276,3 +276,81 @@ fn id_mapped_and_rootless_bundles() {
         .unwrap()
         .contains(&json!({"type": "network"})));
 }
+
+#[test]
+fn overlay_snapshots_share_the_layer_cache() {
+    let tmp = TempDir::new("snapshot");
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    layout.image("v1", &layers(true), exec_config());
+    let src = format!("{}:v1", layout.dir.display());
+    let store = tmp.path().join("store");
+    let plain = tmp.path().join("plain");
+    unpack(&src, &plain, &[]);
+    let (b1, b2) = (tmp.path().join("b1"), tmp.path().join("b2"));
+    struct Unmount(Vec<std::path::PathBuf>);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            for b in &self.0 {
+                let _ = Command::new("umount")
+                    .arg(b.join("rootfs"))
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        }
+    }
+    let _guard = Unmount(vec![b1.clone(), b2.clone()]);
+    for b in [&b1, &b2] {
+        unpack(&src, b, &["--snapshot", "overlay"]);
+    }
+    assert_eq!(
+        std::fs::read_dir(store.join("layers"))
+            .unwrap()
+            .filter(|e| !e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".lock"))
+            .count(),
+        3
+    );
+    // The same files as a plain unpack; hard links across layers are copies in the cache.
+    let no_nlink = |t: std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
+        let strip = |v: String| match v.find(":nlink") {
+            Some(i) => {
+                let j = v[i..].find(' ').map_or(v.len(), |j| i + j);
+                format!("{}{}", &v[..i], &v[j..])
+            }
+            None => v,
+        };
+        t.into_iter().map(|(k, v)| (k, strip(v))).collect()
+    };
+    assert_eq!(
+        no_nlink(tree(&b1.join("rootfs"))),
+        no_nlink(tree(&plain.join("rootfs")))
+    );
+    // Bundles do not see each other's writes.
+    std::fs::write(b1.join("rootfs/data/b"), "changed").unwrap();
+    assert_eq!(std::fs::read(b2.join("rootfs/data/b")).unwrap(), b"b");
+    let state = TempDir::new("runc-snap");
+    let id = format!("rrun-image-snap-{}", std::process::id());
+    let out = run(
+        Command::new("runc")
+            .arg("--root")
+            .arg(state.path())
+            .arg("run")
+            .arg("-b")
+            .arg(&b2)
+            .arg(&id),
+        true,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("hello-from-image\n"));
+    // umount --rm removes the bundles; gc then drops the layers of removed images only.
+    for b in [&b1, &b2] {
+        run(rrun_image().arg("umount").arg("--rm").arg(b), true);
+        assert!(!b.exists());
+    }
+    run(rrun_image().arg("--root").arg(&store).arg("gc"), true);
+    // The layout's image is not in the store's index: once unmounted, its cached layers go.
+    assert!(store.join("layers").read_dir().unwrap().next().is_none());
+}

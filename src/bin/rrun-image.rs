@@ -81,9 +81,25 @@ enum Command {
         /// A bundle for a rootless container: files owned by the invoking user, mapped to root.
         #[arg(long)]
         rootless: bool,
+        /// `overlay`: unpack each layer once into the store's layer cache and mount the rootfs
+        /// as an overlay of them (undo with `rrun-image umount`).
+        #[arg(long, value_enum)]
+        snapshot: Option<Snapshot>,
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Unmount the overlay rootfs of a bundle made with `unpack --snapshot overlay`.
+    Umount {
+        bundle: PathBuf,
+        /// Also delete the bundle directory (its upper layer included).
+        #[arg(long)]
+        rm: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Snapshot {
+    Overlay,
 }
 
 fn credentials(args: &RegistryArgs, host: &str) -> Result<Option<auth::Credentials>> {
@@ -230,7 +246,8 @@ fn run(cli: Cli) -> Result<()> {
             let store = store()?;
             let _lock = store.lock(true)?;
             let (count, bytes) = store.gc()?;
-            println!("removed {count} files, {bytes} bytes");
+            let layers = image::snapshot::gc_layers(&store)?;
+            println!("removed {count} files, {bytes} bytes, {layers} cached layers");
             Ok(())
         }
         Command::Unpack {
@@ -239,6 +256,7 @@ fn run(cli: Cli) -> Result<()> {
             uid_map,
             gid_map,
             rootless,
+            snapshot,
             registry,
         } => {
             let store = store()?;
@@ -249,8 +267,17 @@ fn run(cli: Cli) -> Result<()> {
                 ids,
                 rootless: *rootless,
             };
-            let report = image::unpack::unpack(&mut img, bundle, &opts)
-                .with_context(|| format!("unpacking {source} into {}", bundle.display()))?;
+            let context = || format!("unpacking {source} into {}", bundle.display());
+            if snapshot.is_some() {
+                image::snapshot::unpack(&store, &mut img, bundle, &opts).with_context(context)?;
+                eprintln!(
+                    "{source} ({}): overlay rootfs mounted in {}",
+                    img.digest,
+                    bundle.display()
+                );
+                return Ok(());
+            }
+            let report = image::unpack::unpack(&mut img, bundle, &opts).with_context(context)?;
             for w in &report.warnings {
                 eprintln!("warning: {w}");
             }
@@ -262,6 +289,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Umount { bundle, rm } => Ok(image::snapshot::umount_bundle(bundle, *rm)?),
     }
 }
 

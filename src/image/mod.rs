@@ -10,6 +10,7 @@ pub mod platform;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+pub mod snapshot;
 pub mod source;
 pub mod store;
 pub mod unpack;

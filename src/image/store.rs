@@ -52,7 +52,8 @@ pub struct Lock {
     _file: File,
 }
 
-fn flock(path: &Path, exclusive: bool, wait: bool) -> Result<Option<Lock>> {
+/// Lock `path` (created if missing); `None` when `wait` is false and another process holds it.
+pub fn flock(path: &Path, exclusive: bool, wait: bool) -> Result<Option<Lock>> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -128,6 +129,11 @@ impl Store {
             })?;
         }
         Ok(store)
+    }
+
+    /// The layer cache: one unpacked directory per layer, for overlay snapshots.
+    pub fn layers_dir(&self) -> PathBuf {
+        self.root.join("layers")
     }
 
     /// The bytes an image takes in the store: manifest, config and layers (compressed).
