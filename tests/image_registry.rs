@@ -157,8 +157,9 @@ fn multi_arch_index_resolves_to_platform() {
             std::fs::read_to_string(b.join("rootfs/arch")).unwrap(),
             arch
         );
-        run(img(&store).args(["rm", &name]), true);
     }
+    // Without --platform the stored image is used as it is; removed, the host's is pulled.
+    run(img(&store).args(["rm", &name]), true);
     let b = tmp.path().join("host");
     run(img(&store).args(["unpack", "-q", &name]).arg(&b), true);
     assert_eq!(

@@ -4,6 +4,9 @@
 # hundred MB built from this host's /usr (bin, include, share/doc, python3) plus a layer of
 # whiteouts. Usage: bench/image/run.sh [path/to/rrun-image]   (default: target/release)
 # Needs: hyperfine umoci skopeo docker-registry jq gzip, root. WORK=dir to keep the image.
+# Bundles are written to a tmpfs (FS=disk: to $WORK on disk). On this host's ext4, creating an
+# inode after many recent deletions costs ~0.4 ms of kernel CPU (ext4 `recently_deleted` scans),
+# which dominates both tools and buries the difference between them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(realpath "${1:-$here/../../target/release/rrun-image}")
@@ -50,8 +53,17 @@ if [ ! -f "$layout/index.json" ]; then
         '{schemaVersion:2, manifests:[$m + {annotations:{"org.opencontainers.image.ref.name":"bench"}}]}' > "$layout/index.json"
 fi
 
+out=$work/out
+mkdir -p "$out"
+cleanup() { :; }
+if [ "${FS:-tmpfs}" = tmpfs ]; then
+    mount -t tmpfs -o size=8g rrun-image-bench "$out"
+    cleanup() { cd /; umount "$out"/snap*/rootfs 2>/dev/null || true; umount "$out"; }
+fi
+trap cleanup EXIT
+
 echo "== image: $(du -sh "$layout/blobs" | cut -f1) compressed, $(jq '.layers|length' "$layout/blobs/sha256/$(jq -r '.manifests[0].digest[7:]' "$layout/index.json")") layers"
-cd "$work"
+cd "$out"
 rm -rf b-rrun b-umoci store
 echo "== unpack (page cache warm, $runs runs each)"
 hyperfine -r "$runs" -w 1 --export-markdown unpack.md \
@@ -64,6 +76,15 @@ echo "== peak RSS (KiB): rrun-image $(peak "$bin" --root store unpack "$layout:b
      "umoci $(peak umoci unpack --image "$layout:bench" b-umoci)"
 rm -rf b-rrun b-umoci store
 
+echo "== overlay snapshots: the first fills the layer cache, the next ones only mount"
+/usr/bin/time -f "first snapshot: %e s" "$bin" --root store unpack --snapshot overlay "$layout:bench" snap0 2>&1 | grep "first snapshot"
+hyperfine -r "$runs" --export-markdown snapshot.md \
+    -p "$bin umount --rm snap1 2>/dev/null || true" -c "$bin umount --rm snap1" \
+    -n "rrun-image unpack --snapshot overlay (cache warm)" "$bin --root store unpack --snapshot overlay $layout:bench snap1"
+echo "== space: layer cache $(du -sh store/layers | cut -f1), one more snapshot bundle $(du -sh -x snap0 | cut -f1)"
+"$bin" umount --rm snap0
+rm -rf store
+
 echo "== pull from a loopback docker-registry"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p reg
@@ -75,13 +96,13 @@ log:
     disabled: true
 storage:
   filesystem:
-    rootdirectory: $work/reg/data
+    rootdirectory: $out/reg/data
 http:
   addr: 127.0.0.1:$port
 YML
 docker-registry serve reg/config.yml >/dev/null 2>&1 &
 reg_pid=$!
-trap 'kill $reg_pid; wait $reg_pid 2>/dev/null || true' EXIT
+trap 'kill $reg_pid; wait $reg_pid 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 skopeo copy -q --dest-tls-verify=false "oci:$layout:bench" "docker://127.0.0.1:$port/bench:latest"
 hyperfine -r "$runs" -w 1 --export-markdown pull.md \
@@ -89,4 +110,4 @@ hyperfine -r "$runs" -w 1 --export-markdown pull.md \
     -n rrun-image "$bin --root store pull -q 127.0.0.1:$port/bench:latest" \
     -n skopeo "skopeo copy -q --src-tls-verify=false docker://127.0.0.1:$port/bench:latest oci:skopeo-out:bench"
 rm -rf store skopeo-out
-cat unpack.md pull.md
+cat unpack.md snapshot.md pull.md

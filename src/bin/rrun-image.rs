@@ -180,7 +180,17 @@ fn open_source(store: &Store, source: &str, args: &RegistryArgs) -> Result<image
     let reference = Reference::parse(source)?;
     let name = reference.to_string();
     if let Some(img) = image::source::from_store(store, &name)? {
-        return Ok(img);
+        // A stored image of another platform than an explicit --platform is pulled again.
+        let c = &img.config;
+        let same_variant = match (&wanted.variant, &c.variant) {
+            (Some(w), Some(v)) => w == v,
+            _ => true,
+        };
+        if args.platform.is_none()
+            || (c.os == wanted.os && c.architecture == wanted.architecture && same_variant)
+        {
+            return Ok(img);
+        }
     }
     do_pull(store, &reference, args)?;
     image::source::from_store(store, &name)?.with_context(|| format!("{name} missing after pull"))
