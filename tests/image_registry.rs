@@ -384,3 +384,72 @@ fn token_auth_retries_and_resume() {
         .unwrap();
     assert_eq!(s, "from layer 2\n");
 }
+
+#[test]
+fn corrupt_blob_is_rejected_and_not_stored() {
+    let tmp = TempDir::new("corrupt");
+    let layout = Layout::new(&tmp.path().join("layout"));
+    let desc = layout.image_desc(
+        &app_layers(false),
+        json!({"Cmd": ["/bin/true"]}),
+        host_arch(),
+    );
+    let blob = |d: &Value| {
+        std::fs::read(
+            layout
+                .dir
+                .join("blobs/sha256")
+                .join(&d["digest"].as_str().unwrap()[7..]),
+        )
+        .unwrap()
+    };
+    let manifest_bytes = blob(&desc);
+    let manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let mut blobs = vec![(
+        manifest["config"]["digest"].as_str().unwrap().to_string(),
+        blob(&manifest["config"]),
+    )];
+    for l in manifest["layers"].as_array().unwrap() {
+        blobs.push((l["digest"].as_str().unwrap().to_string(), blob(l)));
+    }
+    // The small layer's bytes no longer match its digest.
+    let bad = blobs.last().unwrap().0.clone();
+    let last = blobs.last_mut().unwrap();
+    let mid = last.1.len() / 2;
+    last.1[mid] ^= 0xff;
+    let (addr, _log) = fake_registry(blobs, manifest_bytes);
+    let store = tmp.path().join("store");
+    let mut child = img(&store)
+        .args([
+            "pull",
+            "--username",
+            "user",
+            "--password-stdin",
+            &format!("{addr}/app:latest"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"secret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("digest mismatch"), "{}", stderr(&out));
+    assert!(
+        !store.join("blobs/sha256").join(&bad[7..]).exists(),
+        "a corrupt blob was stored"
+    );
+    assert!(
+        !store.join("ingest").join(&bad[7..]).exists(),
+        "a corrupt partial download was kept"
+    );
+    assert!(
+        String::from_utf8(run(img(&store).arg("ls"), true).stdout)
+            .unwrap()
+            .lines()
+            .count()
+            == 1,
+        "no image was named"
+    );
+}
