@@ -374,6 +374,18 @@ fn token_auth_retries_and_resume() {
         requests.contains("range="),
         "the cut download was resumed with a Range request:\n{requests}"
     );
+    // Credentials from $DOCKER_CONFIG/config.json ("user:secret").
+    let docker_config = tmp.path().join("docker");
+    std::fs::create_dir(&docker_config).unwrap();
+    let auths = json!({"auths": {addr.clone(): {"auth": "dXNlcjpzZWNyZXQ="}}});
+    std::fs::write(docker_config.join("config.json"), auths.to_string()).unwrap();
+    run(
+        img(&tmp.path().join("store2"))
+            .env("DOCKER_CONFIG", &docker_config)
+            .args(["pull", &name]),
+        true,
+    );
+
     let b = tmp.path().join("bundle");
     run(img(&store).args(["unpack", &name]).arg(&b), true);
     assert!(b.join("rootfs/bin/busybox").is_file());

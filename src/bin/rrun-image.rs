@@ -70,7 +70,9 @@ enum Command {
     /// Unpack an image into a new bundle: rootfs/ and config.json. SOURCE is a reference
     /// (pulled when not in the store), an OCI layout `DIR:tag`, or a `docker save` archive.
     Unpack {
+        /// A reference, an OCI layout `DIR:tag`, or a `docker save` archive.
         source: String,
+        /// The bundle directory to create (absent or empty).
         bundle: PathBuf,
         /// Map container ids to host ids (CONTAINER:HOST:SIZE, repeatable) for a user namespace.
         #[arg(long = "uid-map", conflicts_with = "rootless")]
