@@ -1,0 +1,113 @@
+#!/bin/bash
+# rrun-image benchmark (not a test): unpack time and peak RSS against `umoci unpack`, and pull
+# time from a loopback docker-registry against `skopeo copy`, on one multi-layer image of a few
+# hundred MB built from this host's /usr (bin, include, share/doc, python3) plus a layer of
+# whiteouts. Usage: bench/image/run.sh [path/to/rrun-image]   (default: target/release)
+# Needs: hyperfine umoci skopeo docker-registry jq gzip, root. WORK=dir to keep the image.
+# Bundles are written to a tmpfs (FS=disk: to $WORK on disk). On this host's ext4, creating an
+# inode after many recent deletions costs ~0.4 ms of kernel CPU (ext4 `recently_deleted` scans),
+# which dominates both tools and buries the difference between them.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$(realpath "${1:-$here/../../target/release/rrun-image}")
+work=${WORK:-/tmp/rrun-image-bench}
+runs=${RUNS:-5}
+mkdir -p "$work"
+layout=$work/layout
+
+add_blob() { # file media-type -> prints a descriptor
+    local d; d=$(sha256sum "$1" | cut -d' ' -f1)
+    mv "$1" "$layout/blobs/sha256/$d"
+    jq -nc --arg d "sha256:$d" --arg m "$2" --argjson s "$(stat -c %s "$layout/blobs/sha256/$d")" \
+        '{mediaType:$m, digest:$d, size:$s}'
+}
+
+if [ ! -f "$layout/index.json" ]; then
+    echo "building the image in $layout ..." >&2
+    rm -rf "$layout"; mkdir -p "$layout/blobs/sha256"
+    echo '{"imageLayoutVersion":"1.0.0"}' > "$layout/oci-layout"
+    layers=(); diffs=()
+    i=0
+    for paths in "usr/bin" "usr/include" "usr/share/doc" "usr/lib/python3 usr/lib/python3.11"; do
+        tar --numeric-owner -C / -cf "$work/l$i.tar" $paths
+        diffs+=("\"sha256:$(sha256sum "$work/l$i.tar" | cut -d' ' -f1)\"")
+        gzip -6 -c "$work/l$i.tar" > "$work/l$i.tar.gz"; rm "$work/l$i.tar"
+        layers+=("$(add_blob "$work/l$i.tar.gz" application/vnd.oci.image.layer.v1.tar+gzip)")
+        i=$((i + 1))
+    done
+    # A last layer that deletes and replaces: a whiteout, an opaque dir, a changed file.
+    mkdir -p "$work/l5/usr/share/doc/bash" "$work/l5/usr/include/linux"
+    touch "$work/l5/usr/share/doc/.wh.apt" "$work/l5/usr/include/linux/.wh..wh..opq"
+    echo changed > "$work/l5/usr/share/doc/bash/README"
+    tar --numeric-owner -C "$work/l5" -cf "$work/l5.tar" usr; rm -rf "$work/l5"
+    diffs+=("\"sha256:$(sha256sum "$work/l5.tar" | cut -d' ' -f1)\"")
+    layers+=("$(add_blob "$work/l5.tar" application/vnd.oci.image.layer.v1.tar)")
+    arch=$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
+    jq -nc --arg a "$arch" --argjson d "[$(IFS=,; echo "${diffs[*]}")]" \
+        '{architecture:$a, os:"linux", config:{Cmd:["/usr/bin/true"]}, rootfs:{type:"layers", diff_ids:$d}}' > "$work/config.json"
+    config=$(add_blob "$work/config.json" application/vnd.oci.image.config.v1+json)
+    jq -nc --argjson c "$config" --argjson l "[$(IFS=,; echo "${layers[*]}")]" \
+        '{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json", config:$c, layers:$l}' > "$work/manifest.json"
+    manifest=$(add_blob "$work/manifest.json" application/vnd.oci.image.manifest.v1+json)
+    jq -nc --argjson m "$manifest" \
+        '{schemaVersion:2, manifests:[$m + {annotations:{"org.opencontainers.image.ref.name":"bench"}}]}' > "$layout/index.json"
+fi
+
+out=$work/out
+mkdir -p "$out"
+cleanup() { :; }
+if [ "${FS:-tmpfs}" = tmpfs ]; then
+    mount -t tmpfs -o size=8g rrun-image-bench "$out"
+    cleanup() { cd /; umount "$out"/snap*/rootfs 2>/dev/null || true; umount "$out"; }
+fi
+trap cleanup EXIT
+
+echo "== image: $(du -sh "$layout/blobs" | cut -f1) compressed, $(jq '.layers|length' "$layout/blobs/sha256/$(jq -r '.manifests[0].digest[7:]' "$layout/index.json")") layers"
+cd "$out"
+rm -rf b-rrun b-umoci store
+echo "== unpack (page cache warm, $runs runs each)"
+hyperfine -r "$runs" -w 1 --export-markdown unpack.md \
+    -p 'rm -rf b-rrun b-umoci store' \
+    -n rrun-image "$bin --root store unpack $layout:bench b-rrun" \
+    -n umoci "umoci unpack --image $layout:bench b-umoci"
+rm -rf b-rrun b-umoci store
+peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+echo "== peak RSS (KiB): rrun-image $(peak "$bin" --root store unpack "$layout:bench" b-rrun)," \
+     "umoci $(peak umoci unpack --image "$layout:bench" b-umoci)"
+rm -rf b-rrun b-umoci store
+
+echo "== overlay snapshots: the first fills the layer cache, the next ones only mount"
+/usr/bin/time -f "first snapshot: %e s" "$bin" --root store unpack --snapshot overlay "$layout:bench" snap0 2>&1 | grep "first snapshot"
+hyperfine -r "$runs" --export-markdown snapshot.md \
+    -p "$bin umount --rm snap1 2>/dev/null || true" -c "$bin umount --rm snap1" \
+    -n "rrun-image unpack --snapshot overlay (cache warm)" "$bin --root store unpack --snapshot overlay $layout:bench snap1"
+echo "== space: layer cache $(du -sh store/layers | cut -f1), one more snapshot bundle $(du -sh -x snap0 | cut -f1)"
+"$bin" umount --rm snap0
+rm -rf store
+
+echo "== pull from a loopback docker-registry"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p reg
+cat > reg/config.yml <<YML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $out/reg/data
+http:
+  addr: 127.0.0.1:$port
+YML
+docker-registry serve reg/config.yml >/dev/null 2>&1 &
+reg_pid=$!
+trap 'kill $reg_pid; wait $reg_pid 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+skopeo copy -q --dest-tls-verify=false "oci:$layout:bench" "docker://127.0.0.1:$port/bench:latest"
+hyperfine -r "$runs" -w 1 --export-markdown pull.md \
+    -p 'rm -rf store skopeo-out' \
+    -n rrun-image "$bin --root store pull -q 127.0.0.1:$port/bench:latest" \
+    -n skopeo "skopeo copy -q --src-tls-verify=false docker://127.0.0.1:$port/bench:latest oci:skopeo-out:bench"
+rm -rf store skopeo-out
+cat unpack.md snapshot.md pull.md

@@ -1,0 +1,4 @@
+//! Layers: decompressing a layer blob (in its own thread, hashed for its diff id) and applying
+//! the tar stream to a root filesystem with OCI layer semantics.
+pub mod apply;
+pub mod stream;
