@@ -2,7 +2,7 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 RUNTIME ?= $(CURDIR)/target/release/rrun
 
-.PHONY: all build release deps demo test lint install clean
+.PHONY: all build release deps demo test test-image lint install clean bench-image
 
 all: release
 
@@ -27,8 +27,16 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# Only rrun-image's tests (registry on 127.0.0.1, crafted layers, umoci comparison).
+test-image: deps
+	$(CARGO) test --bin rrun-image --test image_unpack --test image_safety --test image_registry
+
+bench-image: release
+	bench/image/run.sh target/release/rrun-image
+
 install: release
 	install -D -m 0755 target/release/rrun $(DESTDIR)$(PREFIX)/sbin/rrun
+	install -D -m 0755 target/release/rrun-image $(DESTDIR)$(PREFIX)/bin/rrun-image
 
 clean:
 	$(CARGO) clean

@@ -1,5 +1,5 @@
 //! rrun-image against registries: a real `docker-registry` on 127.0.0.1 fed by skopeo
-//! (pull, second pull, multi-arch, zstd, store commands, unpack + runc), and a scripted fake
+//! (pull, second pull, multi-arch, zstd, store commands, unpack + rrun run), and a scripted fake
 //! registry for token auth, retries on 429/503 and resumed downloads.
 mod image_common;
 
@@ -73,7 +73,7 @@ fn pull_store_and_unpack_from_registry() {
     let state = TempDir::new("runc-state");
     let id = format!("rrun-image-reg-{}", std::process::id());
     let out = run(
-        Command::new("runc")
+        Command::new(env!("CARGO_BIN_EXE_rrun"))
             .arg("--root")
             .arg(state.path())
             .arg("run")

@@ -1,5 +1,5 @@
 //! rrun-image unpack: OCI layer semantics, config conversion, the result compared with umoci's,
-//! a run with runc, docker-archive input and id-mapped bundles.
+//! a run with rrun, docker-archive input and id-mapped bundles.
 mod image_common;
 
 use image_common::*;
@@ -191,11 +191,11 @@ fn layer_semantics_match_umoci_and_run() {
     );
     assert_eq!(tree(&r), tree(&umoci_bundle.join("rootfs")));
 
-    // runc starts the bundle and the image's command prints what the image says.
+    // rrun starts the bundle and the image's command prints what the image says.
     let state = TempDir::new("runc");
     let id = format!("rrun-image-test-{}", std::process::id());
     let out = run(
-        Command::new("runc")
+        Command::new(env!("CARGO_BIN_EXE_rrun"))
             .arg("--root")
             .arg(state.path())
             .arg("run")
@@ -335,7 +335,7 @@ fn overlay_snapshots_share_the_layer_cache() {
     let state = TempDir::new("runc-snap");
     let id = format!("rrun-image-snap-{}", std::process::id());
     let out = run(
-        Command::new("runc")
+        Command::new(env!("CARGO_BIN_EXE_rrun"))
             .arg("--root")
             .arg(state.path())
             .arg("run")
