@@ -8,6 +8,7 @@ pub mod container;
 pub mod hooks;
 pub mod init;
 pub mod logging;
+pub mod lsm;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

@@ -7,6 +7,7 @@ use rrun::container::state::{SavedState, Status};
 use rrun::container::{write_atomic, ContainerDir, EXEC_FIFO};
 use rrun::hooks::{self, Kind};
 use rrun::init::{self, InitPlan, ParentSide};
+use rrun::logging::Logger;
 use rrun::process::caps::CapPlan;
 use rrun::spec::{self, Bundle};
 use std::os::fd::OwnedFd;
@@ -137,10 +138,26 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 }
 
 /// The whole of `create`; `run` calls it too. `detach` is true for `create` and `run -d`.
-pub fn create(root: &Path, args: &CreateArgs, console: Console, detach: bool) -> Result<Created> {
+pub fn create(
+    root: &Path,
+    args: &CreateArgs,
+    console: Console,
+    detach: bool,
+    log: &Logger,
+) -> Result<Created> {
     rrun::container::validate_id(&args.id)?;
-    let bundle = spec::load(&args.bundle)?;
+    let mut bundle = spec::load(&args.bundle)?;
     check_console(&bundle, &console, detach)?;
+    rrun::lsm::check(&bundle.spec)?;
+    if bundle
+        .spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.seccomp().is_some())
+    {
+        log.warn("linux.seccomp is not enforced yet: the container runs without a seccomp filter");
+    }
+    let listen_fds = listen_fds(&mut bundle)?;
     let process = bundle
         .spec
         .process()
@@ -206,7 +223,7 @@ pub fn create(root: &Path, args: &CreateArgs, console: Console, detach: bool) ->
         ns,
         state_dir,
         console: console_fd,
-        preserve_fds: args.preserve_fds,
+        preserve_fds: args.preserve_fds + listen_fds,
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
         cgroup_steps: cgroup.mounts(cgroupns),
@@ -220,6 +237,10 @@ pub fn create(root: &Path, args: &CreateArgs, console: Console, detach: bool) ->
     };
     let pid = init::launch(&plan, &mut parent)
         .map_err(|e| anyhow!("unable to start container process: {e}"))?;
+    log.debug(&format!(
+        "container {} init is pid {pid}, waiting on the exec fifo",
+        args.id
+    ));
     cleanup.init_pid = Some(pid);
     let start_time = rrun::container::state::proc_stat(pid)
         .map(|s| s.start_time)
@@ -255,12 +276,29 @@ pub fn create(root: &Path, args: &CreateArgs, console: Console, detach: bool) ->
     })
 }
 
-pub fn cmd(root: &Path, args: &CreateArgs) -> Result<i32> {
-    create(
-        root,
-        args,
-        Console::Socket(args.console_socket.clone()),
-        true,
-    )?;
+/// Socket activation, as runc does: with LISTEN_FDS=N in our environment, fds 3..3+N go to the
+/// container too (before the --preserve-fds ones) and its process gets LISTEN_FDS=N (the init
+/// adds LISTEN_PID with its own pid). Returns N.
+fn listen_fds(bundle: &mut Bundle) -> Result<u32> {
+    let Ok(v) = std::env::var("LISTEN_FDS") else {
+        return Ok(0);
+    };
+    let n: u32 = v
+        .parse()
+        .map_err(|_| anyhow!("LISTEN_FDS={v:?} is not a number"))?;
+    if n > 0 {
+        if let Some(p) = bundle.spec.process_mut().as_mut() {
+            let mut env = p.env().clone().unwrap_or_default();
+            env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+            env.push(format!("LISTEN_FDS={n}"));
+            p.set_env(Some(env));
+        }
+    }
+    Ok(n)
+}
+
+pub fn cmd(root: &Path, args: &CreateArgs, log: &Logger) -> Result<i32> {
+    let console = Console::Socket(args.console_socket.clone());
+    create(root, args, console, true, log)?;
     Ok(0)
 }

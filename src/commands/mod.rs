@@ -21,7 +21,7 @@ pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
         anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (omit --systemd-cgroup)");
     }
     match command {
-        Cmd::Create(a) => create::cmd(root, a),
+        Cmd::Create(a) => create::cmd(root, a, log),
         Cmd::Start(a) => start::cmd(root, a, log),
         Cmd::Run(a) => run::cmd(root, a, log),
         Cmd::State(a) => state::cmd(root, a),

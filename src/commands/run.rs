@@ -191,6 +191,7 @@ pub fn cmd(root: &Path, a: &RunArgs, log: &Logger) -> Result<i32> {
             &a.create,
             Console::Socket(a.create.console_socket.clone()),
             true,
+            log,
         )?;
         if let Err(e) = lifecycle::start(&c.dir, &c.state, log) {
             let _ = lifecycle::kill_init(&c.state);
@@ -208,7 +209,7 @@ pub fn cmd(root: &Path, a: &RunArgs, log: &Logger) -> Result<i32> {
         Some(p) => Console::Socket(Some(p.clone())),
         None => Console::Own,
     };
-    let c = create::create(root, &a.create, console, false)?;
+    let c = create::create(root, &a.create, console, false, log)?;
     if let Err(e) = lifecycle::start(&c.dir, &c.state, log) {
         let _ = lifecycle::kill_init(&c.state);
         let _ = lifecycle::destroy(c.dir, &c.state, log);

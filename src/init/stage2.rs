@@ -195,7 +195,10 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         )
     })?;
     nix::sys::stat::umask(user::umask(process.user()));
-    let env = process.env().clone().unwrap_or_default();
+    let mut env = process.env().clone().unwrap_or_default();
+    if env.iter().any(|e| e.starts_with("LISTEN_FDS=")) {
+        env.push(format!("LISTEN_PID={}", nix::unistd::getpid()));
+    }
     let args = process.args().clone().unwrap_or_default();
     let path = exec::look_path(&args[0], exec::env_path(&env)).map_err(|e| e.to_string())?;
     let exec_plan = exec::ExecPlan::new(path, &args, &env).map_err(|e| e.to_string())?;
