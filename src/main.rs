@@ -78,6 +78,20 @@ fn logger(cli: &Cli) -> Result<Logger, String> {
     })
 }
 
+/// The error and its causes on one line. Most of rrun's errors already print their cause, so a
+/// cause is appended only when its text is not in the line yet.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
+}
+
 fn main() {
     let cli = Cli::parse();
     if cli.version {
@@ -99,7 +113,7 @@ fn main() {
     match commands::dispatch(&cli, command, &log) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            log.error(&format!("{e:#}"));
+            log.error(&error_text(&e));
             std::process::exit(1);
         }
     }
