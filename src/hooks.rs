@@ -180,6 +180,16 @@ fn wait_timeout(
     }
 }
 
+/// Run every hook of `kind` even when some fail (poststart, poststop: the runtime-spec has the
+/// lifecycle go on with a warning); returns the failures.
+pub fn run_all_warn(kind: Kind, hooks: &[Hook], state: &[u8]) -> Vec<HookError> {
+    hooks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| run_one(kind, i, h, state).err())
+        .collect()
+}
+
 /// Run every hook of `kind` in order; the first failure stops the list.
 pub fn run_all(kind: Kind, hooks: &[Hook], state: &[u8]) -> Result<(), HookError> {
     for (i, h) in hooks.iter().enumerate() {

@@ -130,7 +130,7 @@ pub fn start(dir: &ContainerDir, st: &SavedState, log: &Logger) -> Result<()> {
     release_init(dir, st)?;
     let state = serde_json::to_vec(&st.oci(Status::Running))?;
     // A failing poststart hook is a warning: the container is already running.
-    if let Err(e) = hooks::run_all(Kind::Poststart, &Kind::Poststart.of(&st.config), &state) {
+    for e in hooks::run_all_warn(Kind::Poststart, &Kind::Poststart.of(&st.config), &state) {
         log.warn(&e.to_string());
     }
     Ok(())
@@ -179,7 +179,7 @@ pub fn destroy(dir: ContainerDir, st: &SavedState, log: &Logger) -> Result<()> {
         cg.destroy()?;
     }
     let state = serde_json::to_vec(&st.oci(Status::Stopped))?;
-    if let Err(e) = hooks::run_all(Kind::Poststop, &Kind::Poststop.of(&st.config), &state) {
+    for e in hooks::run_all_warn(Kind::Poststop, &Kind::Poststop.of(&st.config), &state) {
         log.warn(&e.to_string());
     }
     dir.remove()?;

@@ -199,6 +199,7 @@ fn parent_protocol(
         }
     }
     parent.init_started(pid).map_err(InitError::Parent)?;
+    send_msg(sock, &Message::InitProceed)?;
     expect_or_child(sock, Message::RunCreateHooks, "RunCreateHooks")?;
     parent.create_hooks(pid).map_err(InitError::Parent)?;
     send_msg(sock, &Message::HooksDone)?;

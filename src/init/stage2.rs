@@ -6,7 +6,7 @@ use super::{sysctl, wait_for, InitPlan};
 use crate::container::state::{OciState, Status, OCI_VERSION};
 use crate::container::EXEC_FIFO;
 use crate::hooks::{self, Kind};
-use crate::process::{exec, rlimits, user};
+use crate::process::{exec, rlimits, sched, user};
 use crate::rootfs::{self, RootfsPlan};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::io::Write;
@@ -97,6 +97,7 @@ pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> String {
 }
 
 fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallible, String> {
+    wait_for(sock, Message::InitProceed, "InitProceed")?;
     let spec = &plan.bundle.spec;
     let process = spec
         .process()
@@ -169,6 +170,15 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     }
     if let Some(r) = process.rlimits() {
         rlimits::apply(r).map_err(|e| format!("error setting rlimits for ready process: {e}"))?;
+    }
+    if let Some(s) = process.scheduler() {
+        sched::apply_scheduler(s).map_err(|e| e.to_string())?;
+    }
+    if let Some(p) = process.io_priority() {
+        sched::apply_io_priority(p).map_err(|e| e.to_string())?;
+    }
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        sched::apply_personality(p).map_err(|e| e.to_string())?;
     }
     // The working directory is created as root, entered as the container's user.
     let cwd = process.cwd();

@@ -13,7 +13,9 @@
 //! | 3 | parent → stage-1    | `IdMapsWritten`    | stage-1 becomes root in the ns, unshares the rest, |
 //! |   |                     |                    | sets time offsets, forks stage-2                  |
 //! | 4 | stage-1 → parent    | `Stage2Started`    | host pid of the init; stage-1 exits 0, parent     |
-//! |   |                     |                    | reaps it                                          |
+//! |   |                     |                    | reaps it, sets the init's oom_score_adj           |
+//! | 4b| parent → stage-2    | `InitProceed`      | the init starts its setup (it waits for this so   |
+//! |   |                     |                    | that its messages cannot overtake step 4)         |
 //! | 5 | stage-2 → parent    | `RunCreateHooks`   | init has set up its mounts (not yet pivoted);     |
 //! |   |                     |                    | parent runs prestart + createRuntime hooks        |
 //! | 6 | parent → stage-2    | `HooksDone`        | init runs createContainer hooks, pivots, sets up  |
@@ -39,6 +41,7 @@ pub enum Message {
     Stage2Started {
         pid: i32,
     },
+    InitProceed,
     RunCreateHooks,
     HooksDone,
     Ready,

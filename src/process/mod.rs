@@ -4,4 +4,5 @@
 pub mod caps;
 pub mod exec;
 pub mod rlimits;
+pub mod sched;
 pub mod user;

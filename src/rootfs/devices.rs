@@ -92,14 +92,39 @@ fn parent_and_name(
     Ok((dir, cname(name)))
 }
 
-/// Create one device node (or bind the host's when mknod is refused).
-pub fn create(root: &Root, dev: &DeviceNode) -> Result<(), RootfsError> {
+/// What is at `name` in `dir` now: None if nothing, else (file type bits, rdev).
+fn existing(dir: &std::os::fd::OwnedFd, name: &CString) -> Option<(u32, u64)> {
+    let st = nix::sys::stat::fstatat(
+        dir,
+        name.as_c_str(),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .ok()?;
+    Some((st.st_mode & libc::S_IFMT, st.st_rdev))
+}
+
+/// Create one device node (or bind the host's when mknod is refused). With `replace`, whatever
+/// is at the path goes (the default devices); otherwise a node already there must be the one
+/// asked for (linux.devices: the runtime-spec requires an error on a mismatch).
+pub fn create(root: &Root, dev: &DeviceNode, replace: bool) -> Result<(), RootfsError> {
     let (dir, name) = parent_and_name(root, &dev.path)?;
-    // A file already there (an image's placeholder) is replaced.
-    // SAFETY: unlinkat on a single component relative to a resolved directory fd.
-    unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
-    let mode = dev.kind.bits() | (dev.mode & 0o7777);
     let devno = libc::makedev(dev.major as u32, dev.minor as u32);
+    match existing(&dir, &name) {
+        None => {}
+        Some(_) if replace => {
+            // SAFETY: unlinkat on a single component relative to a resolved directory fd.
+            unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
+        }
+        Some((kind, rdev)) if kind == dev.kind.bits() && rdev == devno => {
+            return set_mode_owner(&dir, &name, dev);
+        }
+        Some(_) => {
+            return Err(RootfsError::DeviceMismatch {
+                path: dev.path.clone(),
+            })
+        }
+    }
+    let mode = dev.kind.bits() | (dev.mode & 0o7777);
     // SAFETY: mknodat creates a node named by one component inside the resolved directory.
     let rc = unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, devno) };
     if rc != 0 {
@@ -113,7 +138,15 @@ pub fn create(root: &Root, dev: &DeviceNode) -> Result<(), RootfsError> {
         }
         return bind_host_device(root, dev);
     }
-    // mknod is subject to the umask; set the exact mode and owner.
+    set_mode_owner(&dir, &name, dev)
+}
+
+/// Set the exact mode (mknod went through the umask) and owner of a node.
+fn set_mode_owner(
+    dir: &std::os::fd::OwnedFd,
+    name: &CString,
+    dev: &DeviceNode,
+) -> Result<(), RootfsError> {
     // SAFETY: fchmodat/fchownat on one component relative to the directory fd.
     let rc = unsafe {
         libc::fchmodat(dir.as_raw_fd(), name.as_ptr(), dev.mode & 0o7777, 0)

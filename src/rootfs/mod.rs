@@ -54,6 +54,8 @@ pub enum RootfsError {
     },
     #[error("not supported: {what}")]
     Unsupported { what: String },
+    #[error("{path} exists and is not the device linux.devices asks for")]
+    DeviceMismatch { path: PathBuf },
 }
 
 /// What the rootfs code needs from the container's config and environment.
@@ -140,7 +142,7 @@ pub fn prepare(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
     }
     if !plan.dev_is_bind() {
         for d in devices::default_devices() {
-            devices::create(&root, &d)?;
+            devices::create(&root, &d, true)?;
         }
         for d in plan
             .spec
@@ -150,7 +152,7 @@ pub fn prepare(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
             .into_iter()
             .flatten()
         {
-            devices::create(&root, &devices::from_spec(d)?)?;
+            devices::create(&root, &devices::from_spec(d)?, false)?;
         }
         devices::default_symlinks(&root)?;
     }
@@ -179,8 +181,10 @@ pub fn pivot(plan: &RootfsPlan<'_>, no_pivot: bool) -> Result<(), RootfsError> {
         umount2(".", MntFlags::MNT_DETACH).map_err(sys("unmount old root", Path::new("/")))?;
     }
     nix::unistd::chdir("/").map_err(sys("chdir", Path::new("/")))?;
+    // Slave and private were applied to the whole tree before the mounts; shared and
+    // unbindable are applied to the new root now that it is `/`.
     let prop = plan.propagation();
-    if prop.contains(MsFlags::MS_SHARED) {
+    if prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) {
         mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
             .map_err(sys("set propagation of", Path::new("/")))?;
     }

@@ -1,0 +1,146 @@
+//! `process.scheduler`, `process.ioPriority` and `linux.personality`: attributes of the
+//! container process set by its init before exec (and inherited through it).
+
+use oci_spec::runtime::{
+    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
+    LinuxSchedulerPolicy, Scheduler,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedError {
+    #[error("{syscall} ({what}): {source}")]
+    Sys {
+        syscall: &'static str,
+        what: String,
+        source: nix::Error,
+    },
+    #[error("linux.personality.flags {0:?}: no personality flags are defined by the runtime-spec")]
+    PersonalityFlags(Vec<String>),
+}
+
+/// The kernel's `struct sched_attr` (linux/sched/types.h), version with utilization clamps.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+    pub util_min: u32,
+    pub util_max: u32,
+}
+
+pub fn sched_attr(s: &Scheduler) -> SchedAttr {
+    use LinuxSchedulerPolicy::*;
+    let policy = match s.policy() {
+        SchedOther => 0,
+        SchedFifo => 1,
+        SchedRr => 2,
+        SchedBatch => 3,
+        SchedIso => 4,
+        SchedIdle => 5,
+        SchedDeadline => 6,
+    };
+    let flags = s.flags().iter().flatten().fold(0u64, |acc, f| {
+        acc | match f {
+            LinuxSchedulerFlag::SchedResetOnFork => 0x01,
+            LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
+            LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
+            LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
+            LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
+            LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
+            LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+        }
+    });
+    SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy,
+        flags,
+        nice: s.nice().unwrap_or(0),
+        priority: s.priority().unwrap_or(0) as u32,
+        runtime: s.runtime().unwrap_or(0),
+        deadline: s.deadline().unwrap_or(0),
+        period: s.period().unwrap_or(0),
+        util_min: 0,
+        util_max: 0,
+    }
+}
+
+pub fn apply_scheduler(s: &Scheduler) -> Result<(), SchedError> {
+    let attr = sched_attr(s);
+    // SAFETY: sched_setattr(0, attr, 0) reads `attr.size` bytes of a fully initialised struct.
+    let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    if rc != 0 {
+        return Err(SchedError::Sys {
+            syscall: "sched_setattr",
+            what: format!("policy {}", s.policy()),
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}
+
+/// The value ioprio_set takes: class in the top bits, level below.
+pub fn ioprio_value(p: &LinuxIOPriority) -> i64 {
+    let class = match p.class() {
+        IOPriorityClass::IoprioClassRt => 1,
+        IOPriorityClass::IoprioClassBe => 2,
+        IOPriorityClass::IoprioClassIdle => 3,
+    };
+    (class << 13) | p.priority()
+}
+
+pub fn apply_io_priority(p: &LinuxIOPriority) -> Result<(), SchedError> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    // SAFETY: ioprio_set takes three integers.
+    let rc = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, ioprio_value(p)) };
+    if rc != 0 {
+        return Err(SchedError::Sys {
+            syscall: "ioprio_set",
+            what: format!("{} level {}", p.class(), p.priority()),
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}
+
+pub fn apply_personality(p: &LinuxPersonality) -> Result<(), SchedError> {
+    if let Some(f) = p.flags().as_ref().filter(|f| !f.is_empty()) {
+        return Err(SchedError::PersonalityFlags(f.clone()));
+    }
+    let persona = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => 0x0000,
+        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    };
+    // SAFETY: personality(2) takes one integer.
+    if unsafe { libc::personality(persona) } == -1 {
+        return Err(SchedError::Sys {
+            syscall: "personality",
+            what: p.domain().to_string(),
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduler_and_ioprio_values() {
+        let s: Scheduler = serde_json::from_str(
+            r#"{"policy":"SCHED_BATCH","nice":5,"flags":["SCHED_RESET_ON_FORK"]}"#,
+        )
+        .unwrap();
+        let a = sched_attr(&s);
+        assert_eq!((a.policy, a.nice, a.flags, a.size), (3, 5, 1, 56));
+        let p: LinuxIOPriority =
+            serde_json::from_str(r#"{"class":"IOPRIO_CLASS_BE","priority":3}"#).unwrap();
+        assert_eq!(ioprio_value(&p), 16387);
+    }
+}
