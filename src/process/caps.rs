@@ -13,6 +13,8 @@ use std::str::FromStr;
 pub enum CapsError {
     #[error("capability {0} is not known to this runtime")]
     Unknown(String),
+    #[error("drop {cap} from the bounding set: {source}")]
+    Drop { cap: String, source: nix::Error },
     #[error("{op} {set} capabilities: {source}")]
     Apply {
         op: &'static str,
@@ -21,10 +23,25 @@ pub enum CapsError {
     },
 }
 
+/// The capabilities this kernel knows: those up to /proc/sys/kernel/cap_last_cap (one read,
+/// where probing each with prctl would take one syscall per capability).
+pub fn supported() -> CapsHashSet {
+    let last: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40);
+    caps::all()
+        .into_iter()
+        .filter(|c| c.index() <= last)
+        .collect()
+}
+
 /// Convert a config.json capability set; a name this kernel does not have is skipped (as runc
 /// does, so a config written for a newer kernel still starts), an unparsable one is an error.
-pub fn to_set(set: Option<&oci_spec::runtime::Capabilities>) -> Result<CapsHashSet, CapsError> {
-    let known = caps::runtime::thread_all_supported();
+pub fn to_set(
+    set: Option<&oci_spec::runtime::Capabilities>,
+    known: &CapsHashSet,
+) -> Result<CapsHashSet, CapsError> {
     let mut out = CapsHashSet::new();
     for c in set.into_iter().flatten() {
         let name = format!("CAP_{c}");
@@ -39,6 +56,8 @@ pub fn to_set(set: Option<&oci_spec::runtime::Capabilities>) -> Result<CapsHashS
 /// The capability sets resolved from config.json.
 #[derive(Debug, Clone)]
 pub struct CapPlan {
+    /// Every capability of this kernel.
+    pub supported: CapsHashSet,
     pub bounding: CapsHashSet,
     pub effective: CapsHashSet,
     pub permitted: CapsHashSet,
@@ -48,24 +67,28 @@ pub struct CapPlan {
 
 impl CapPlan {
     pub fn from_spec(c: &LinuxCapabilities) -> Result<CapPlan, CapsError> {
+        let known = supported();
         Ok(CapPlan {
-            bounding: to_set(c.bounding().as_ref())?,
-            effective: to_set(c.effective().as_ref())?,
-            permitted: to_set(c.permitted().as_ref())?,
-            inheritable: to_set(c.inheritable().as_ref())?,
-            ambient: to_set(c.ambient().as_ref())?,
+            bounding: to_set(c.bounding().as_ref(), &known)?,
+            effective: to_set(c.effective().as_ref(), &known)?,
+            permitted: to_set(c.permitted().as_ref(), &known)?,
+            inheritable: to_set(c.inheritable().as_ref(), &known)?,
+            ambient: to_set(c.ambient().as_ref(), &known)?,
+            supported: known,
         })
     }
 
     /// Drop from the bounding set what the config does not list (needs CAP_SETPCAP).
     pub fn apply_bounding(&self) -> Result<(), CapsError> {
-        for cap in caps::runtime::thread_all_supported() {
-            if !self.bounding.contains(&cap) {
-                caps::drop(None, CapSet::Bounding, cap).map_err(|source| CapsError::Apply {
-                    op: "drop",
-                    set: "bounding",
-                    source,
-                })?;
+        for cap in self.supported.difference(&self.bounding) {
+            // SAFETY: PR_CAPBSET_DROP takes the capability number; it only changes our sets.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap.index() as libc::c_ulong, 0, 0, 0) }
+                != 0
+            {
+                return Err(CapsError::Drop {
+                    cap: cap.to_string(),
+                    source: nix::Error::last(),
+                });
             }
         }
         Ok(())

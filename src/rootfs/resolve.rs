@@ -189,17 +189,53 @@ impl Root {
     /// the root (its target is created there, as securejoin-style resolution would place it).
     /// Returns an `O_PATH` fd of the final directory.
     pub fn mkdir_all(&self, path: &Path, mode: u32) -> Result<OwnedFd> {
-        let mut todo: Vec<std::ffi::OsString> = clean_components(path)
-            .into_iter()
+        // Most destinations exist already: one lookup then.
+        match openat2_in_root(self.fd.as_fd(), path, libc::O_PATH | libc::O_DIRECTORY, 0) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(self.err("openat2", path, e)),
+        }
+        // Start below the deepest ancestor that exists (usually the parent).
+        let comps = clean_components(path);
+        let flags = libc::O_PATH | libc::O_DIRECTORY;
+        let mut start = 0;
+        let mut cur = None;
+        for k in (1..comps.len()).rev() {
+            let prefix: PathBuf = comps[..k].iter().collect();
+            match openat2_in_root(self.fd.as_fd(), &Path::new("/").join(&prefix), flags, 0) {
+                Ok(fd) => {
+                    cur = Some(fd);
+                    start = k;
+                    break;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(self.err("openat2", &prefix, e)),
+            }
+        }
+        let mut cur = match cur {
+            Some(fd) => fd,
+            None => self.open_path(Path::new("/"), flags)?,
+        };
+        let mut so_far: PathBuf = Path::new("/").join(comps[..start].iter().collect::<PathBuf>());
+        let mut todo: Vec<std::ffi::OsString> = comps[start..]
+            .iter()
             .rev()
             .map(|c| c.to_os_string())
             .collect();
-        let mut cur = self.open_path(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY)?;
-        let mut so_far = PathBuf::from("/");
         let mut links = 0;
-        let flags = libc::O_PATH | libc::O_DIRECTORY;
         while let Some(name) = todo.pop() {
             let next = so_far.join(&name);
+            let c = CString::new(name.as_bytes()).expect("path component without NUL");
+            // SAFETY: `cur` is a valid directory fd, `c` a NUL-terminated single component
+            // (no `/`), so the new directory is created inside `cur`.
+            let r = unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), mode) };
+            if r != 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EEXIST) {
+                    return Err(self.err("mkdirat", &next, e));
+                }
+            }
+            // Made by us or there already: it must resolve (inside the root) to a directory.
             match openat2_in_root(self.fd.as_fd(), &next, flags, 0) {
                 Ok(fd) => {
                     cur = fd;
@@ -208,18 +244,6 @@ impl Root {
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
                 Err(e) => return Err(self.err("openat2", &next, e)),
-            }
-            let c = CString::new(name.as_bytes()).expect("path component without NUL");
-            // SAFETY: `cur` is a valid directory fd, `c` a NUL-terminated single component
-            // (no `/`), so the new directory is created inside `cur`.
-            let r = unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), mode) };
-            if r == 0 {
-                todo.push(name);
-                continue;
-            }
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EEXIST) {
-                return Err(self.err("mkdirat", &next, e));
             }
             // It exists but does not resolve: a dangling symlink. Follow it inside the root.
             let target =
