@@ -210,3 +210,70 @@ fn time_namespace_offsets() {
         "uptime {up} vs host {host_up}"
     );
 }
+
+#[test]
+fn oom_score_adj_and_cgroups_path() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/sleep", "1000"]);
+    let cg = unique("rrun-cgpath");
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{cg}"));
+    b.config["process"]["oomScoreAdj"] = json!(500);
+    b.save();
+    let id = r.id();
+    r.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let pid = r.state(&id)["pid"].as_i64().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
+            .unwrap()
+            .trim(),
+        "500"
+    );
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        cgroups
+            .lines()
+            .any(|l| l.contains(":memory:") && l.ends_with(&format!("/{cg}"))),
+        "{cgroups}"
+    );
+    let procs =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/memory/{cg}/cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|p| p == pid.to_string()), "{procs}");
+    r.ok(&["delete", "--force", &id]);
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/memory/{cg}")).exists());
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/unified/{cg}")).exists());
+}
+
+#[test]
+fn foreground_run_with_terminal_and_signals() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/sh", "-c", "tty"]);
+    b.config["process"]["terminal"] = json!(true);
+    b.save();
+    let (code, out, err) = r.run_fg(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("/dev/pts/0"), "{out:?}");
+
+    // SIGTERM to a foreground `run` reaches the container's process.
+    let b = Bundle::busybox(&[
+        "/bin/sh",
+        "-c",
+        "trap 'exit 42' TERM; echo ready; while true; do sleep 0.05; done",
+    ]);
+    let id = r.id();
+    let mut child = r
+        .cmd()
+        .args(["run", "-b", b.path().to_str().unwrap(), &id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(42));
+}
