@@ -1,6 +1,8 @@
 //! The test cases, one module per area of the runtime-spec.
 
 mod lifecycle;
+mod namespaces;
+mod process;
 
 use crate::harness::TestCase;
 use serde_json::Value;
@@ -9,6 +11,8 @@ use serde_json::Value;
 pub fn all() -> Vec<TestCase> {
     let mut v = Vec::new();
     v.extend(lifecycle::tests());
+    v.extend(process::tests());
+    v.extend(namespaces::tests());
     v
 }
 

@@ -5,7 +5,7 @@
 //! filesystems hold nothing but busybox and this binary.
 //!
 //! Subcommands:
-//!   report                 process identity, caps, rlimits, namespaces, mounts...
+//!   report [ARGS...]       process identity, caps, rlimits, namespaces, mounts...
 //!   stat PATH...           type, mode, owner, device numbers of each path
 //!   read PATH              file contents
 //!   write PATH             try to create/write PATH
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     };
     let rest = &args[1..];
     let doc = match (cmd.as_str(), rest) {
-        ("report", []) => observe::report(),
+        ("report", _) => observe::report(),
         ("stat", paths) if !paths.is_empty() => probes::stat_paths(paths),
         ("read", [path]) => probes::read_path(path),
         ("write", [path]) => probes::write_path(path),
