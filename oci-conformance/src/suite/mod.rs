@@ -1,8 +1,11 @@
 //! The test cases, one module per area of the runtime-spec.
 
+mod devices;
 mod lifecycle;
+mod mounts;
 mod namespaces;
 mod process;
+mod security;
 
 use crate::harness::TestCase;
 use serde_json::Value;
@@ -13,6 +16,9 @@ pub fn all() -> Vec<TestCase> {
     v.extend(lifecycle::tests());
     v.extend(process::tests());
     v.extend(namespaces::tests());
+    v.extend(mounts::tests());
+    v.extend(devices::tests());
+    v.extend(security::tests());
     v
 }
 
