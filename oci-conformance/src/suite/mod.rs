@@ -1,6 +1,8 @@
 //! The test cases, one module per area of the runtime-spec.
 
+mod cgroups;
 mod devices;
+mod hooks;
 mod lifecycle;
 mod mounts;
 mod namespaces;
@@ -19,6 +21,8 @@ pub fn all() -> Vec<TestCase> {
     v.extend(mounts::tests());
     v.extend(devices::tests());
     v.extend(security::tests());
+    v.extend(hooks::tests());
+    v.extend(cgroups::tests());
     v
 }
 

@@ -9,6 +9,7 @@
 //!   stat PATH...           type, mode, owner, device numbers of each path
 //!   read PATH              file contents
 //!   write PATH             try to create/write PATH
+//!   open PATH              try to open PATH read-write (devices)
 //!   syscall NAME [ARG]     try one syscall (for seccomp tests)
 //!   fds                    open file descriptors
 //!   sigwait READY RESULT   block signals, create READY, write the first signal to RESULT
@@ -20,7 +21,7 @@ mod probes;
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: oci-checker report|stat PATH...|read PATH|write PATH|syscall NAME [ARG]|fds|sigwait READY RESULT|exit CODE");
+    eprintln!("usage: oci-checker report|stat PATH...|read PATH|write PATH|open PATH|syscall NAME [ARG]|fds|sigwait READY RESULT|exit CODE");
     ExitCode::from(2)
 }
 
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         ("stat", paths) if !paths.is_empty() => probes::stat_paths(paths),
         ("read", [path]) => probes::read_path(path),
         ("write", [path]) => probes::write_path(path),
+        ("open", [path]) => probes::open_path(path),
         ("syscall", [name]) => probes::try_syscall(name, None),
         ("syscall", [name, arg]) => probes::try_syscall(name, Some(arg)),
         ("fds", []) => probes::open_fds(),

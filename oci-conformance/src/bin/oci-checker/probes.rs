@@ -75,6 +75,13 @@ pub fn write_path(path: &str) -> Value {
     }
 }
 
+pub fn open_path(path: &str) -> Value {
+    match fs::OpenOptions::new().read(true).write(true).open(path) {
+        Ok(_) => json!({"ok": true}),
+        Err(e) => errno_of(&e),
+    }
+}
+
 /// Try one raw syscall (no libc caching) and report its result and errno.
 pub fn try_syscall(name: &str, arg: Option<&String>) -> Value {
     let arg_num: libc::c_long = arg.and_then(|a| a.parse().ok()).unwrap_or(0);
