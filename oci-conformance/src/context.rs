@@ -6,7 +6,6 @@ use crate::harness::Failure;
 use crate::host::Host;
 use crate::runtime::{Invocation, Io, Runtime};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,6 @@ pub struct Ctx {
 pub struct Container<'a> {
     ctx: &'a Ctx,
     pub id: String,
-    pub bundle: PathBuf,
 }
 
 impl Ctx {
@@ -57,12 +55,8 @@ impl Ctx {
     }
 
     /// Guard for an id (whether or not a container exists under it yet).
-    pub fn guard(&self, id: String, bundle: &Bundle) -> Container<'_> {
-        Container {
-            ctx: self,
-            id,
-            bundle: bundle.path().to_path_buf(),
-        }
+    pub fn guard(&self, id: String) -> Container<'_> {
+        Container { ctx: self, id }
     }
 
     /// `create --bundle B ID` under a new id; the container's stdio is
@@ -80,7 +74,7 @@ impl Ctx {
         extra: &[&str],
     ) -> Result<(Container<'_>, Invocation), Failure> {
         b.write_config()?;
-        let c = self.guard(id, b);
+        let c = self.guard(id);
         let bundle = b.path().display().to_string();
         let mut args = vec!["create", "--bundle", bundle.as_str()];
         args.extend_from_slice(extra);
@@ -114,7 +108,7 @@ impl Ctx {
     /// container's stdout and its exit code the process's.
     pub fn run(&self, b: &Bundle) -> Result<Invocation, Failure> {
         b.write_config()?;
-        let c = self.guard(self.new_id(), b);
+        let c = self.guard(self.new_id());
         let bundle = b.path().display().to_string();
         Ok(self
             .rt
@@ -192,11 +186,6 @@ impl Container<'_> {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-    }
-
-    /// What the container process wrote to stdout so far (create/start flow).
-    pub fn stdout(&self) -> String {
-        std::fs::read_to_string(self.bundle.join("stdout")).unwrap_or_default()
     }
 }
 

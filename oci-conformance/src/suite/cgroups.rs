@@ -366,7 +366,7 @@ fn device_access(ctx: &Ctx, allow: bool) -> Outcome {
     b.config["linux"]["resources"]["devices"] = json!(rules);
     b.checker(&["open", "/dev/oci-fuse"]);
     b.write_config()?;
-    let _guard = ctx.guard(id.clone(), &b);
+    let _guard = ctx.guard(id.clone());
     let bundle = b.path().display().to_string();
     let inv = ctx.rt.invoke(&["run", "--bundle", &bundle, &id])?;
     check!(inv.success(), "run failed: {}", inv.describe());

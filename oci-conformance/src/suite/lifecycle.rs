@@ -171,7 +171,7 @@ fn ns_after_create(ctx: &Ctx) -> Outcome {
     for kind in ["uts", "ipc", "net", "mnt", "pid"] {
         let mine = ctx.host.ns.get(kind);
         check!(
-            ns.get(kind).is_some() && ns.get(kind) != mine,
+            ns.contains_key(kind) && ns.get(kind) != mine,
             "after create, pid {pid} is still in the runtime's {kind} namespace"
         );
     }
@@ -205,7 +205,7 @@ fn create_duplicate(ctx: &Ctx) -> Outcome {
 fn create_missing_config(ctx: &Ctx) -> Outcome {
     let b = ctx.bundle()?;
     let id = ctx.new_id();
-    let _guard = ctx.guard(id.clone(), &b);
+    let _guard = ctx.guard(id.clone());
     let bundle = b.path().display().to_string();
     let inv = ctx.rt.invoke(&["create", "--bundle", &bundle, &id])?;
     check!(!inv.success(), "create without config.json succeeded");
@@ -222,7 +222,7 @@ fn create_invalid_json(ctx: &Ctx) -> Outcome {
     let b = ctx.bundle()?;
     b.write_raw_config("{\"ociVersion\": \"1.0.2\", \"process\": ")?;
     let id = ctx.new_id();
-    let _guard = ctx.guard(id.clone(), &b);
+    let _guard = ctx.guard(id.clone());
     let bundle = b.path().display().to_string();
     let inv = ctx.rt.invoke(&["create", "--bundle", &bundle, &id])?;
     check!(

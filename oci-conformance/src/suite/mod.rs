@@ -1,7 +1,9 @@
 //! The test cases, one module per area of the runtime-spec.
 
 mod cgroups;
+mod cli;
 mod devices;
+mod features;
 mod hooks;
 mod lifecycle;
 mod mounts;
@@ -23,6 +25,8 @@ pub fn all() -> Vec<TestCase> {
     v.extend(security::tests());
     v.extend(hooks::tests());
     v.extend(cgroups::tests());
+    v.extend(features::tests());
+    v.extend(cli::tests());
     v
 }
 
