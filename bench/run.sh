@@ -75,14 +75,16 @@ for pair in "rrun=$rrun" "runc=$runc" "crun=$crun"; do
     fi
 done
 [ -n "$names" ] || { echo "$0: no runtime to measure" >&2; exit 2; }
+has() { case " $names " in *" $1 "*) return 0 ;; esac; return 1; }
 
-# The bundle: static busybox, /bin/true, the spec the first runtime generates
-# (runc's `spec` shape), no terminal.
+# The bundle: static busybox, /bin/true, the config `runc spec` generates
+# (else crun's, else rrun's: the oldest ociVersion, which every runtime
+# accepts), no terminal.
 bundle=$work/bundle
 mkdir -p "$bundle/rootfs/bin" "$bundle/rootfs/proc" "$bundle/rootfs/sys" "$bundle/rootfs/dev"
 cp "$(command -v busybox)" "$bundle/rootfs/bin/busybox"
 for a in sh true sleep; do ln -s busybox "$bundle/rootfs/bin/$a"; done
-first=$(echo $names | cut -d' ' -f1)
+for first in runc crun rrun; do has "$first" && break; done
 eval "spec_bin=\$bin_$first"
 (cd "$bundle" && "$spec_bin" spec)
 jq '.process.terminal = false | .process.args = ["/bin/true"]' "$bundle/config.json" > "$bundle/config.tmp"
@@ -100,17 +102,20 @@ done
 
 R() { eval "echo \"\$bin_$1 --root $work/root-$1\""; }
 
-# hyperfine over all runtimes at once; $1 = name, then per-runtime
-# command templates where @R@ is the runtime invocation.
+# hyperfine over all runtimes at once: $1 = name, $2 = command template,
+# $3 = prepare template (or ''), $4 = runs. @R@ is the runtime invocation,
+# @ID@ a per-runtime container id, @B@ the bundle. Commands run without a
+# shell (-N); templates needing one are wrapped in sh -c '...'. A failing
+# run does not abort the benchmark (-i); failures are counted in RESULTS.md.
 bench() {
     name=$1 cmd=$2 prep=$3 nruns=$4
-    set -- hyperfine --style basic --export-json "$work/$name.json" --warmup 2 --runs "$nruns"
+    set -- hyperfine -N -i --style basic --export-json "$work/$name.json" --warmup 2 --runs "$nruns"
     for r in $names; do
         rr=$(R "$r")
         c=$(echo "$cmd" | sed "s|@R@|$rr|g; s|@ID@|b-$r|g; s|@B@|$bundle|g")
         if [ -n "$prep" ]; then
             p=$(echo "$prep" | sed "s|@R@|$rr|g; s|@ID@|b-$r|g; s|@B@|$bundle|g")
-            set -- "$@" --prepare "$p"
+            set -- "$@" --prepare "sh -c '$p'"
         fi
         set -- "$@" --command-name "$r" "$c"
     done
@@ -119,14 +124,14 @@ bench() {
 }
 
 start_s=$(date +%s)
-bench run '@R@ run --bundle @B@ @ID@' '' "$runs"
+bench run '@R@ run --bundle @B@ @ID@' '@R@ delete --force @ID@ >/dev/null 2>&1; true' "$runs"
 bench create '@R@ create --bundle @B@ @ID@' '@R@ delete --force @ID@ >/dev/null 2>&1; true' "$runs"
 bench start '@R@ start @ID@' \
-    '@R@ delete --force @ID@ >/dev/null 2>&1; @R@ create --bundle @B@ @ID@' "$runs"
+    '@R@ delete --force @ID@ >/dev/null 2>&1; @R@ create --bundle @B@ @ID@ || true' "$runs"
 bench delete '@R@ delete @ID@' \
-    '@R@ delete --force @ID@ >/dev/null 2>&1; @R@ create --bundle @B@ @ID@ && @R@ start @ID@ && while ! @R@ state @ID@ | grep -q stopped; do :; done' "$runs"
-bench seq100 'for i in $(seq 100); do @R@ run --bundle @B@ @ID@-$i || exit 1; done' '' 3
-bench par20 'pids=; for i in $(seq 20); do @R@ run --bundle @B@ @ID@-p$i & pids="$pids $!"; done; fail=0; for p in $pids; do wait $p || fail=1; done; exit $fail' '' 5
+    '@R@ delete --force @ID@ >/dev/null 2>&1; @R@ create --bundle @B@ @ID@ && @R@ start @ID@ && while ! @R@ state @ID@ | grep stopped >/dev/null; do :; done || true' "$runs"
+bench seq100 "sh -c 'fail=0; for i in \$(seq 100); do @R@ run --bundle @B@ @ID@-\$i || { fail=1; @R@ delete --force @ID@-\$i; }; done; exit \$fail'" '' 3
+bench par20 "sh -c 'pids=; for i in \$(seq 20); do @R@ run --bundle @B@ @ID@-p\$i & pids=\"\$pids \$!\"; done; fail=0; for p in \$pids; do wait \$p || fail=1; done; if [ \$fail = 1 ]; then for i in \$(seq 20); do @R@ delete --force @ID@-p\$i 2>/dev/null; done; fi; exit \$fail'" '' 5
 for r in $names; do
     "$(R "$r" | cut -d' ' -f1)" --root "$work/root-$r" delete --force "b-$r" >/dev/null 2>&1 || true
 done
@@ -149,7 +154,7 @@ for r in $names; do
         "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
         peak "$r" create "$bin" --root "$root" create --bundle "$bundle" "$id"
         peak "$r" start "$bin" --root "$root" start "$id"
-        while ! "$bin" --root "$root" state "$id" 2>/dev/null | grep -q stopped; do :; done
+        while ! "$bin" --root "$root" state "$id" 2>/dev/null | grep stopped >/dev/null; do :; done
         peak "$r" delete "$bin" --root "$root" delete "$id"
         "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
     done
@@ -168,7 +173,6 @@ ms() { # $1 benchmark, $2 runtime, $3 field (median|mean) -> milliseconds
 ratio() { # a b -> a/b with 2 decimals, or "-" if missing
     if [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ]; then echo "$1 $2" | awk '{printf "%.2f", $1/$2}'; else echo "-"; fi
 }
-has() { case " $names " in *" $1 "*) return 0 ;; esac; return 1; }
 cell() { has "$2" && ms "$1" "$2" median || echo ""; }
 
 {
@@ -197,6 +201,13 @@ cell() { has "$2" && ms "$1" "$2" median || echo ""; }
         for r in $names; do printf ' %s (%s) |' "$(ms $b $r median)" "$(ms $b $r mean)"; done
         printf ' %s | %s |\n' "$(ratio "$(cell $b rrun)" "$(cell $b runc)")" "$(ratio "$(cell $b rrun)" "$(cell $b crun)")"
     done
+    echo
+    echo "Runs that exited non-zero (hyperfine -i keeps going; a failing runtime's times are not comparable):"
+    echo
+    for b in run create start delete seq100 par20; do
+        jq -r --arg b "$b" '.results[] | select(([.exit_codes[] | select(. != 0)] | length) > 0) |
+            "- \($b): \(.command) failed \([.exit_codes[] | select(. != 0)] | length) of \(.exit_codes | length) runs"' "$work/$b.json"
+    done | { out=$(cat); if [ -n "$out" ]; then echo "$out"; else echo "- none"; fi; }
     echo
     echo "## Peak RSS (kB, median of 5, \`/usr/bin/time -v\`) and binary size"
     echo
