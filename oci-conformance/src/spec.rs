@@ -116,3 +116,25 @@ pub fn cap_mask(names: &[&str]) -> u64 {
         .filter_map(|n| cap_bit(n))
         .fold(0u64, |m, b| m | (1u64 << b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_masks_match_proc_status_bits() {
+        // Bits: AUDIT_WRITE 29, KILL 5, NET_BIND_SERVICE 10 (CapEff 0000000020000420).
+        assert_eq!(cap_mask(&DEFAULT_CAPS), 0x2000_0420);
+        assert_eq!(cap_bit("CAP_CHOWN"), Some(0));
+        assert_eq!(cap_bit("CAP_CHECKPOINT_RESTORE"), Some(40));
+        assert_eq!(cap_bit("CAP_NOPE"), None);
+    }
+
+    #[test]
+    fn base_config_runs_the_checker_without_a_terminal() {
+        let c = base_config();
+        assert_eq!(c["process"]["args"][0], CHECKER);
+        assert_eq!(c["process"]["terminal"], false);
+        assert_eq!(c["linux"]["namespaces"].as_array().map(Vec::len), Some(5));
+    }
+}

@@ -192,3 +192,18 @@ fn annotations(ctx: &Ctx) -> Outcome {
     }
     Ok(Verdict::Pass)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semver_checks() {
+        assert!(is_semver("1.0.2"));
+        assert!(is_semver("1.0.2-dev"));
+        assert!(is_semver("1.2.0+build.5"));
+        assert!(!is_semver("1.0"));
+        assert!(!is_semver("v1.0.0"));
+        assert!(semver_key("1.0.2-dev") < semver_key("1.1.0"));
+    }
+}

@@ -402,7 +402,9 @@ fn poststop_fails(ctx: &Ctx) -> Outcome {
 
 fn timeout(ctx: &Ctx) -> Outcome {
     let (mut b, _log) = hook_bundle(ctx)?;
-    let mut hook = sh_hook("sleep 30");
+    // Long enough to outlive the 1 s timeout, short enough not to hold the
+    // suite up when a runtime waits for the hook's orphaned children.
+    let mut hook = sh_hook("sleep 5");
     hook["timeout"] = json!(1);
     add_hook(&mut b, "createRuntime", hook);
     let (_c, inv) = ctx.create(&b)?;
