@@ -95,7 +95,7 @@ out=$here/RESULTS.md
         echo "## $n: failures and skips"
         echo
         jq -r '.results[] | select(.status != "pass") |
-            "- `\(.name)` \(.status): \(.reason | gsub("\n"; " ") | .[0:300])"' "$work/$n.json"
+            "- `\(.name)` \(.status): \(.reason | gsub("\n"; " ") | .[0:500])"' "$work/$n.json"
     done
 } > "$out"
 echo "wrote $out" >&2

@@ -61,13 +61,14 @@ impl Invocation {
         self.status.code()
     }
 
-    /// One line for failure messages: command, status and stderr.
+    /// One line for failure messages: status and stderr first (what a
+    /// reader needs), then the command.
     pub fn describe(&self) -> String {
         let err = self.stderr.trim();
         let err: String = err.chars().take(400).collect();
         format!(
-            "`{}` exited with {} (stderr: {err:?})",
-            self.command, self.status
+            "{} with stderr {err:?} from `{}`",
+            self.status, self.command
         )
     }
 }

@@ -19,6 +19,12 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "cli/kill/default-sigterm" => kill_default,
         "cli/delete/force-running" => delete_force,
         "cli/delete/force-unknown-id-succeeds" => delete_force_unknown,
+        "cli/exec/joins-container" => exec_joins,
+        "cli/exec/exit-code" => exec_exit_code,
+        "cli/exec/process-json" => exec_process_json,
+        "cli/exec/stopped-error" => exec_stopped,
+        "cli/pause-resume" => pause_resume,
+        "cli/ps/json" => ps_json,
     ]
 }
 
@@ -278,6 +284,128 @@ fn delete_force_unknown(ctx: &Ctx) -> Outcome {
         inv.success(),
         "delete --force of an unknown id failed: {}",
         inv.describe()
+    );
+    Ok(Verdict::Pass)
+}
+
+fn sleeper(ctx: &Ctx) -> Result<crate::bundle::Bundle, Failure> {
+    let mut b = ctx.bundle()?;
+    b.set_args(&["/bin/sleep", "100000"]);
+    Ok(b)
+}
+
+fn exec_joins(ctx: &Ctx) -> Outcome {
+    let mut b = sleeper(ctx)?;
+    b.config["hostname"] = serde_json::json!("exec-host");
+    let c = ctx.start_ok(&b)?;
+    let pid = c.pid()?;
+    let inv = c.invoke(&["exec", &c.id, "/bin/oci-checker", "report"])?;
+    check!(inv.success(), "exec failed: {}", inv.describe());
+    let report = parse_json("exec output", &inv.stdout)?;
+    let ns = crate::host::namespaces_of(&pid.to_string());
+    for k in ["mnt", "uts", "ipc", "net", "pid"] {
+        check!(
+            report["ns"][k] == ns.get(k).map(String::as_str).unwrap_or(""),
+            "exec'd process {k} namespace {} is not the container's {:?}",
+            report["ns"][k],
+            ns.get(k)
+        );
+    }
+    check!(
+        report["hostname"] == "exec-host",
+        "exec'd process sees hostname {}",
+        report["hostname"]
+    );
+    check!(report["pid"] != 1, "exec'd process is pid 1");
+    Ok(Verdict::Pass)
+}
+
+fn exec_exit_code(ctx: &Ctx) -> Outcome {
+    let b = sleeper(ctx)?;
+    let c = ctx.start_ok(&b)?;
+    let inv = c.invoke(&["exec", &c.id, "/bin/oci-checker", "exit", "5"])?;
+    check!(
+        inv.code() == Some(5),
+        "exec: {} (the process exited 5)",
+        inv.describe()
+    );
+    Ok(Verdict::Pass)
+}
+
+fn exec_process_json(ctx: &Ctx) -> Outcome {
+    let b = sleeper(ctx)?;
+    let c = ctx.start_ok(&b)?;
+    let process = serde_json::json!({
+        "terminal": false,
+        "user": {"uid": 1000, "gid": 1000},
+        "args": ["/bin/oci-checker", "report"],
+        "env": ["PATH=/bin", "EXEC_VAR=yes"],
+        "cwd": "/etc"
+    });
+    let pf = b.path().join("process.json");
+    std::fs::write(&pf, process.to_string()).map_err(|source| Failure::Io {
+        what: format!("write {}", pf.display()),
+        source,
+    })?;
+    let pfs = pf.display().to_string();
+    let inv = c.invoke(&["exec", "--process", &pfs, &c.id])?;
+    check!(inv.success(), "exec --process failed: {}", inv.describe());
+    let r = parse_json("exec output", &inv.stdout)?;
+    check!(r["cwd"] == "/etc", "cwd {}", r["cwd"]);
+    check!(
+        r["uid"] == 1000 && r["gid"] == 1000,
+        "uid/gid {}/{}",
+        r["uid"],
+        r["gid"]
+    );
+    let has_env = r["env"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|v| v == "EXEC_VAR=yes"));
+    check!(has_env, "EXEC_VAR missing from {}", r["env"]);
+    Ok(Verdict::Pass)
+}
+
+fn exec_stopped(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.checker(&["exit", "0"]);
+    let c = ctx.start_ok(&b)?;
+    c.wait_stopped()?;
+    let inv = c.invoke(&["exec", &c.id, "/bin/true"])?;
+    check!(!inv.success(), "exec in a stopped container succeeded");
+    Ok(Verdict::Pass)
+}
+
+fn pause_resume(ctx: &Ctx) -> Outcome {
+    if !ctx.host.has_controller("freezer") && ctx.host.cgroup_v2.is_none() {
+        crate::skip!("no freezer cgroup controller on this host");
+    }
+    let b = sleeper(ctx)?;
+    let c = ctx.start_ok(&b)?;
+    let inv = c.invoke(&["pause", &c.id])?;
+    check!(inv.success(), "pause failed: {}", inv.describe());
+    check!(c.status()? == "paused", "status after pause is not paused");
+    let inv = c.invoke(&["resume", &c.id])?;
+    check!(inv.success(), "resume failed: {}", inv.describe());
+    check!(
+        c.status()? == "running",
+        "status after resume is not running"
+    );
+    Ok(Verdict::Pass)
+}
+
+fn ps_json(ctx: &Ctx) -> Outcome {
+    let b = sleeper(ctx)?;
+    let c = ctx.start_ok(&b)?;
+    let pid = c.pid()?;
+    let inv = c.invoke(&["ps", "--format", "json", &c.id])?;
+    check!(inv.success(), "ps failed: {}", inv.describe());
+    let v = parse_json("ps output", &inv.stdout)?;
+    let has = v
+        .as_array()
+        .is_some_and(|a| a.iter().any(|p| p.as_i64() == Some(pid)));
+    check!(
+        has,
+        "ps --format json {v} does not list the container process {pid}"
     );
     Ok(Verdict::Pass)
 }

@@ -82,7 +82,8 @@ fn state_created(ctx: &Ctx) -> Outcome {
 }
 
 fn state_running(ctx: &Ctx) -> Outcome {
-    let c = ctx.start_ok(&sleeper(ctx)?)?;
+    let b = sleeper(ctx)?;
+    let c = ctx.start_ok(&b)?;
     let status = c.status()?;
     check!(
         status == "running",
@@ -114,7 +115,8 @@ fn state_annotations(ctx: &Ctx) -> Outcome {
 }
 
 fn state_pid(ctx: &Ctx) -> Outcome {
-    let c = ctx.start_ok(&sleeper(ctx)?)?;
+    let b = sleeper(ctx)?;
+    let c = ctx.start_ok(&b)?;
     let pid = c.pid()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
@@ -165,7 +167,8 @@ fn start_runs(ctx: &Ctx) -> Outcome {
 }
 
 fn ns_after_create(ctx: &Ctx) -> Outcome {
-    let c = ctx.create_ok(&sleeper(ctx)?)?;
+    let b = sleeper(ctx)?;
+    let c = ctx.create_ok(&b)?;
     let pid = c.pid()?;
     let ns = crate::host::namespaces_of(&pid.to_string());
     for kind in ["uts", "ipc", "net", "mnt", "pid"] {
@@ -239,7 +242,8 @@ fn create_invalid_json(ctx: &Ctx) -> Outcome {
 }
 
 fn start_twice(ctx: &Ctx) -> Outcome {
-    let c = ctx.start_ok(&sleeper(ctx)?)?;
+    let b = sleeper(ctx)?;
+    let c = ctx.start_ok(&b)?;
     let inv = c.start()?;
     check!(!inv.success(), "a second start succeeded");
     check!(
@@ -281,7 +285,8 @@ fn start_bad_exec(ctx: &Ctx) -> Outcome {
 }
 
 fn delete_running(ctx: &Ctx) -> Outcome {
-    let c = ctx.start_ok(&sleeper(ctx)?)?;
+    let b = sleeper(ctx)?;
+    let c = ctx.start_ok(&b)?;
     let inv = c.delete()?;
     check!(!inv.success(), "delete of a running container succeeded");
     check!(
@@ -292,7 +297,8 @@ fn delete_running(ctx: &Ctx) -> Outcome {
 }
 
 fn delete_created(ctx: &Ctx) -> Outcome {
-    let c = ctx.create_ok(&sleeper(ctx)?)?;
+    let b = sleeper(ctx)?;
+    let c = ctx.create_ok(&b)?;
     let inv = c.delete()?;
     check!(
         !inv.success(),
@@ -332,7 +338,8 @@ fn delete_unknown(ctx: &Ctx) -> Outcome {
 }
 
 fn kill_created(ctx: &Ctx) -> Outcome {
-    let c = ctx.create_ok(&sleeper(ctx)?)?;
+    let b = sleeper(ctx)?;
+    let c = ctx.create_ok(&b)?;
     let inv = c.kill("KILL")?;
     check!(
         inv.success(),
@@ -360,7 +367,8 @@ fn kill_unknown(ctx: &Ctx) -> Outcome {
 }
 
 fn kill_sigkill(ctx: &Ctx) -> Outcome {
-    let c = ctx.start_ok(&sleeper(ctx)?)?;
+    let b = sleeper(ctx)?;
+    let c = ctx.start_ok(&b)?;
     let inv = c.kill("KILL")?;
     check!(inv.success(), "kill KILL failed: {}", inv.describe());
     c.wait_stopped()?;

@@ -30,6 +30,8 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config/process/noNewPrivileges/true" => nnp_true,
         "config/process/noNewPrivileges/false" => nnp_false,
         "config/process/oomScoreAdj" => oom_score_adj,
+        "config/process/ioPriority" => io_priority,
+        "config/process/scheduler" => scheduler,
         "config/process/apparmorProfile" => apparmor,
         "config/process/selinuxLabel" => selinux,
         "config/hostname" => hostname,
@@ -358,5 +360,33 @@ fn domainname(ctx: &Ctx) -> Outcome {
         "domainname {}",
         out["domainname"]
     );
+    Ok(Verdict::Pass)
+}
+
+fn io_priority(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 3});
+    let out = ctx.run_checker(&b)?;
+    // ioprio value: class << 13 | level; IOPRIO_CLASS_BE is 2.
+    let want = (2 << 13) | 3;
+    check!(
+        out["ioprio"] == want,
+        "ioprio {} != {want} (best-effort, level 3)",
+        out["ioprio"]
+    );
+    Ok(Verdict::Pass)
+}
+
+fn scheduler(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    let out = ctx.run_checker(&b)?;
+    check!(
+        out["sched_policy"] == libc::SCHED_BATCH,
+        "scheduling policy {} != SCHED_BATCH ({})",
+        out["sched_policy"],
+        libc::SCHED_BATCH
+    );
+    check!(out["nice"] == 7, "nice {} != 7", out["nice"]);
     Ok(Verdict::Pass)
 }

@@ -91,6 +91,12 @@ pub fn report() -> Value {
         // SAFETY: personality(0xffffffff) only queries the current persona.
         "personality": unsafe { libc::personality(0xffff_ffff) },
         "mounts": mounts(),
+        // SAFETY: ioprio_get(IOPRIO_WHO_PROCESS, 0) only queries this process.
+        "ioprio": unsafe { libc::syscall(libc::SYS_ioprio_get, 1, 0) },
+        // SAFETY: sched_getscheduler(0) only queries this process.
+        "sched_policy": unsafe { libc::sched_getscheduler(0) },
+        // SAFETY: getpriority only queries this process.
+        "nice": unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) },
         "isatty": isatty_std(),
     })
 }
