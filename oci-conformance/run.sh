@@ -5,8 +5,10 @@
 #
 # Prints TAP ending with `N passed, M failed, K skipped`. Exit status:
 #  - with --baseline FILE: non-zero only if a test listed in FILE fails now;
-#  - otherwise non-zero if a test fails that is not in known-gaps-<runtime>.txt
-#    (picked automatically from the runtime's file name, e.g. known-gaps-runc.txt).
+#  - with --known-gaps FILE: non-zero if a test fails that FILE does not list;
+#  - with neither, the runtime's file name picks one: baseline-<name>.txt if it
+#    exists (rrun), else known-gaps-<name>.txt (runc, crun), else any failure
+#    makes the exit status non-zero.
 # A runtime named crun is run inside a private mount namespace with the cgroup2
 # mount removed (crun refuses hybrid cgroup hosts; see /work/shared/HOST.md).
 set -eu
@@ -28,7 +30,14 @@ name=$(basename "$runtime")
 gaps=
 case " $* " in
     *" --known-gaps"*|*" --baseline"*) ;;
-    *) [ -f "$here/known-gaps-$name.txt" ] && gaps="--known-gaps $here/known-gaps-$name.txt" ;;
+    *)
+        if [ -f "$here/baseline-$name.txt" ]; then
+            gaps="--baseline $here/baseline-$name.txt"
+        elif [ -f "$here/known-gaps-$name.txt" ]; then
+            gaps="--known-gaps $here/known-gaps-$name.txt"
+        fi
+        [ -n "$gaps" ] && echo "# using ${gaps#--}"
+        ;;
 esac
 
 if [ "$name" = crun ] && [ -f /sys/fs/cgroup/unified/cgroup.controllers ] \

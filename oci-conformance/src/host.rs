@@ -16,6 +16,8 @@ pub struct Host {
     pub cgroup_v2: Option<PathBuf>,
     /// Controllers enabled in the cgroup2 root.
     pub v2_controllers: Vec<String>,
+    /// Every cgroup mount point, named v1 hierarchies (name=systemd) included.
+    pub cgroup_mounts: Vec<PathBuf>,
 }
 
 /// Namespace links of a process.
@@ -47,6 +49,9 @@ impl Host {
             else {
                 continue;
             };
+            if matches!(*fstype, "cgroup" | "cgroup2") {
+                host.cgroup_mounts.push(PathBuf::from(mp));
+            }
             match *fstype {
                 "cgroup" => {
                     for opt in opts.split(',') {
@@ -101,10 +106,9 @@ impl Host {
         self.cgroup_v1.contains_key(controller) || self.controller_on_v2(controller)
     }
 
-    /// Every hierarchy's mount point (v1 ones deduplicated, plus v2).
+    /// Every hierarchy's mount point (v1 with controllers or named, and v2).
     pub fn hierarchies(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = self.cgroup_v1.values().cloned().collect();
-        v.extend(self.cgroup_v2.iter().cloned());
+        let mut v: Vec<PathBuf> = self.cgroup_mounts.clone();
         v.sort();
         v.dedup();
         v
