@@ -15,6 +15,7 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "cli/run/detach" => run_detach,
         "cli/create/pid-file" => pid_file,
         "cli/create/console-socket" => console_socket,
+        "config-linux/devices/dev-console-with-terminal" => dev_console,
         "cli/list/json" => list_json,
         "cli/kill/default-sigterm" => kill_default,
         "cli/delete/force-running" => delete_force,
@@ -152,10 +153,10 @@ fn recv_fd(sock: &std::os::unix::net::UnixStream) -> Result<std::fs::File, Failu
     }
 }
 
-fn console_socket(ctx: &Ctx) -> Outcome {
-    let mut b = ctx.bundle()?;
+/// Create and start `b` with a terminal: receive the pty master over
+/// --console-socket and return everything the process wrote to it.
+fn run_on_terminal(ctx: &Ctx, b: &mut crate::bundle::Bundle) -> Result<String, Failure> {
     b.config["process"]["terminal"] = serde_json::json!(true);
-    b.checker(&["report"]);
     let sock_path = b.path().join("console.sock");
     let listener = UnixListener::bind(&sock_path).map_err(|source| Failure::Io {
         what: format!("bind {}", sock_path.display()),
@@ -169,7 +170,7 @@ fn console_socket(ctx: &Ctx) -> Outcome {
         recv_fd(&conn)
     });
     let sp = sock_path.display().to_string();
-    let (c, inv) = ctx.create_as(&b, ctx.new_id(), &["--console-socket", &sp])?;
+    let (c, inv) = ctx.create_as(b, ctx.new_id(), &["--console-socket", &sp])?;
     if !inv.success() {
         // Unblock the accepting thread before failing.
         let _ = std::os::unix::net::UnixStream::connect(&sock_path);
@@ -192,12 +193,32 @@ fn console_socket(ctx: &Ctx) -> Outcome {
             Err(_) => break,
         }
     }
-    let text = String::from_utf8_lossy(&out).replace("\r\n", "\n");
+    Ok(String::from_utf8_lossy(&out).replace("\r\n", "\n"))
+}
+
+fn console_socket(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.checker(&["report"]);
+    let text = run_on_terminal(ctx, &mut b)?;
     let report = parse_json("checker output on the terminal", &text)?;
     check!(
         report["isatty"] == serde_json::json!([true, true, true]),
         "stdio of a terminal process are not all ttys: {}",
         report["isatty"]
+    );
+    Ok(Verdict::Pass)
+}
+
+/// config-linux.md default devices: /dev/console is the pty when `terminal` is set.
+fn dev_console(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.checker(&["stat", "/dev/console"]);
+    let text = run_on_terminal(ctx, &mut b)?;
+    let v = parse_json("checker output on the terminal", &text)?;
+    let s = &v["/dev/console"];
+    check!(
+        s["type"] == "char" && s["major"] == 136,
+        "/dev/console is {s} (want the pty, a char device with major 136)"
     );
     Ok(Verdict::Pass)
 }

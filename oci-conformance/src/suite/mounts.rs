@@ -15,6 +15,7 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config/mounts/bind-file" => bind_file,
         "config/mounts/bind-readonly" => bind_ro,
         "config/mounts/bind-relative-source" => bind_relative,
+        "config/mounts/bind-flags" => bind_flags,
         "config/mounts/destination-created" => destination_created,
         "config/mounts/order" => mount_order,
         "config/mounts/cgroup" => cgroup_mount,
@@ -128,6 +129,24 @@ fn bind_ro(ctx: &Ctx) -> Outcome {
         !src.join("new").exists(),
         "the write reached the host directory"
     );
+    Ok(Verdict::Pass)
+}
+
+fn bind_flags(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    let src = b.path().join("bind-flags");
+    write_host(&src.join("f"), "x")?;
+    b.add_mount(json!({"destination": "/mnt/flags", "type": "bind",
+        "source": src.display().to_string(), "options": ["rbind", "nosuid", "nodev", "noexec", "ro"]}));
+    let out = ctx.run_checker(&b)?;
+    let m = find_mount(&out, "/mnt/flags")?;
+    let opts = mount_options(m);
+    for o in ["ro", "nosuid", "nodev", "noexec"] {
+        check!(
+            opts.iter().any(|x| x == o),
+            "{o} missing from the bind mount's options {opts:?}"
+        );
+    }
     Ok(Verdict::Pass)
 }
 
