@@ -28,6 +28,7 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config-linux/resources/unified" => unified,
         "config-linux/resources/devices/deny" => devices_deny,
         "config-linux/resources/devices/allow" => devices_allow,
+        "config-linux/resources/devices/order" => devices_order,
     ]
 }
 
@@ -354,15 +355,29 @@ fn unified(ctx: &Ctx) -> Outcome {
 /// The device cgroup: a fuse node (10:229, not one of the default devices
 /// runtimes always allow) exists; the allow list decides whether it opens.
 fn device_access(ctx: &Ctx, allow: bool) -> Outcome {
+    let mut rules = vec![json!({"allow": false, "access": "rwm"})];
+    if allow {
+        rules.push(json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}));
+    }
+    device_rules(ctx, rules, allow)
+}
+
+/// Entries apply in order: a later deny overrides an earlier allow.
+fn devices_order(ctx: &Ctx) -> Outcome {
+    let rules = vec![
+        json!({"allow": false, "access": "rwm"}),
+        json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}),
+        json!({"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rw"}),
+    ];
+    device_rules(ctx, rules, false)
+}
+
+fn device_rules(ctx: &Ctx, rules: Vec<Value>, allow: bool) -> Outcome {
     if !std::path::Path::new("/dev/fuse").exists() {
         skip!("no /dev/fuse on this host (the device used for the allow list test)");
     }
     let (mut b, id) = bundle_in_cgroup(ctx, json!({}))?;
     b.config["linux"]["devices"] = json!([{"path": "/dev/oci-fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o666}]);
-    let mut rules = vec![json!({"allow": false, "access": "rwm"})];
-    if allow {
-        rules.push(json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}));
-    }
     b.config["linux"]["resources"]["devices"] = json!(rules);
     b.checker(&["open", "/dev/oci-fuse"]);
     b.write_config()?;

@@ -27,6 +27,7 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "runtime/delete/created-error" => delete_created,
         "runtime/delete/stopped" => delete_stopped,
         "runtime/delete/unknown-id-error" => delete_unknown,
+        "runtime/delete/keeps-bundle" => delete_keeps_bundle,
         "runtime/kill/created" => kill_created,
         "runtime/kill/stopped-error" => kill_stopped,
         "runtime/kill/unknown-id-error" => kill_unknown,
@@ -410,4 +411,28 @@ fn kill_usr2_long(ctx: &Ctx) -> Outcome {
 
 fn kill_number(ctx: &Ctx) -> Outcome {
     signal_roundtrip(ctx, "10", libc::SIGUSR1)
+}
+
+/// delete removes what create made, and nothing the container did not
+/// create: the bundle, its rootfs and bind-mount sources stay.
+fn delete_keeps_bundle(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    let shared = b.share();
+    std::fs::write(shared.join("keep"), "x").map_err(|source| crate::harness::Failure::Io {
+        what: "write shared/keep".into(),
+        source,
+    })?;
+    b.checker(&["exit", "0"]);
+    let c = ctx.start_ok(&b)?;
+    c.wait_stopped()?;
+    let inv = c.delete()?;
+    check!(inv.success(), "delete failed: {}", inv.describe());
+    for p in [
+        b.path().join("config.json"),
+        b.rootfs().join("bin/busybox"),
+        shared.join("keep"),
+    ] {
+        check!(p.exists(), "delete removed {}", p.display());
+    }
+    Ok(Verdict::Pass)
 }

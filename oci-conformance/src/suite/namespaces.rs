@@ -31,6 +31,7 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config-linux/namespaces/duplicate-type-error" => duplicate_type,
         "config-linux/user-namespace-mappings/uid-gid" => user_mappings,
         "config-linux/user-namespace-mappings/multiple-ranges" => user_mappings_multi,
+        "config-linux/user-namespace-mappings/rootfs-ownership-unchanged" => userns_ownership,
         "config-linux/timeOffsets" => time_offsets,
     ]
 }
@@ -383,6 +384,39 @@ fn time_offsets(ctx: &Ctx) -> Outcome {
     check!(
         has("monotonic", "86400") && has("boottime", "172800"),
         "timens_offsets {data:?} lack the configured offsets"
+    );
+    Ok(Verdict::Pass)
+}
+
+/// The runtime SHOULD NOT chown the rootfs to realise the mapping.
+fn userns_ownership(ctx: &Ctx) -> Outcome {
+    use std::os::unix::fs::MetadataExt;
+    let mut b = ctx.bundle()?;
+    b.set_namespace("user", None);
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 600000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 600000, "size": 65536}]);
+    let probe = b.rootfs().join("etc/passwd");
+    let before = std::fs::metadata(&probe).map_err(|source| Failure::Io {
+        what: format!("stat {}", probe.display()),
+        source,
+    })?;
+    let out = ctx.run_checker(&b)?;
+    check!(
+        out["uid"] == 0,
+        "the process is not root in its user namespace: {}",
+        out["uid"]
+    );
+    let after = std::fs::metadata(&probe).map_err(|source| Failure::Io {
+        what: format!("stat {}", probe.display()),
+        source,
+    })?;
+    check!(
+        (before.uid(), before.gid()) == (after.uid(), after.gid()),
+        "the rootfs was chowned from {}:{} to {}:{}",
+        before.uid(),
+        before.gid(),
+        after.uid(),
+        after.gid()
     );
     Ok(Verdict::Pass)
 }

@@ -14,9 +14,12 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config/root/path-absolute" => root_path_absolute,
         "config/root/readonly" => root_readonly,
         "config/root/readonly-false" => root_writable,
+        "config/root/path-missing-error" => root_missing,
         "config/process/args" => args,
         "config/process/env" => env,
         "config/process/cwd" => cwd,
+        "config/process/cwd-relative-error" => cwd_relative,
+        "config/process/args-empty-error" => args_empty,
         "config/process/user/uid-gid" => user_ids,
         "config/process/user/additionalGids" => additional_gids,
         "config/process/user/umask" => umask,
@@ -388,5 +391,41 @@ fn scheduler(ctx: &Ctx) -> Outcome {
         libc::SCHED_BATCH
     );
     check!(out["nice"] == 7, "nice {} != 7", out["nice"]);
+    Ok(Verdict::Pass)
+}
+
+fn root_missing(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.config["root"]["path"] = json!("no-such-rootfs");
+    let (c, inv) = ctx.create(&b)?;
+    check!(
+        !inv.success(),
+        "create with a root.path that does not exist succeeded"
+    );
+    let st = c.state_raw()?;
+    check!(
+        !st.success(),
+        "a failed create left a container: {}",
+        st.stdout
+    );
+    Ok(Verdict::Pass)
+}
+
+fn cwd_relative(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.config["process"]["cwd"] = json!("etc");
+    let inv = ctx.run(&b)?;
+    check!(
+        !inv.success(),
+        "a relative process.cwd was accepted (config.md: it MUST be absolute)"
+    );
+    Ok(Verdict::Pass)
+}
+
+fn args_empty(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.config["process"]["args"] = json!([]);
+    let inv = ctx.run(&b)?;
+    check!(!inv.success(), "empty process.args were accepted");
     Ok(Verdict::Pass)
 }
