@@ -2,7 +2,7 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 RUNTIME ?= $(CURDIR)/target/release/rrun
 
-.PHONY: all build release deps demo test test-image lint install clean bench-image
+.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results
 
 all: release
 
@@ -30,6 +30,22 @@ lint:
 # Only rrun-image's tests (registry on 127.0.0.1, crafted layers, umoci comparison).
 test-image: deps
 	$(CARGO) test --bin rrun-image --test image_unpack --test image_safety --test image_registry
+
+# The OCI conformance suite against RUNTIME (default: this build of rrun, checked against its
+# baseline of passing tests; any other runtime against its known gaps).
+conformance: release
+	@if [ "$(RUNTIME)" = "$(CURDIR)/target/release/rrun" ]; then \
+		oci-conformance/run.sh --runtime $(RUNTIME) --baseline oci-conformance/baseline-rrun.txt; \
+	else \
+		oci-conformance/run.sh --runtime $(RUNTIME); \
+	fi
+
+conformance-results: release
+	oci-conformance/results.sh
+
+# rrun vs runc vs crun (hyperfine, peak RSS, sizes) -> bench/RESULTS.md; not part of CI.
+bench: release
+	bench/run.sh
 
 bench-image: release
 	bench/image/run.sh target/release/rrun-image

@@ -24,6 +24,8 @@ pub enum TtyError {
     },
     #[error("console socket: no file descriptor received")]
     NoFd,
+    #[error("/dev/console: {0}")]
+    Console(String),
 }
 
 fn sys(op: &'static str) -> impl FnOnce(nix::Error) -> TtyError {
@@ -95,6 +97,25 @@ pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> Result<(), TtyError> {
     Ok(())
 }
 
+/// Bind the pty peer over /dev/console (created inside the root if missing), as runc does, so
+/// programs that write to the console reach the terminal.
+fn mount_dev_console(pts: &str) -> Result<(), TtyError> {
+    use crate::rootfs::resolve::{fd_path, Root};
+    use std::os::fd::AsFd;
+    let root = Root::open(Path::new("/")).map_err(|e| TtyError::Console(e.to_string()))?;
+    let fd = root
+        .create_file(Path::new("/dev/console"), 0o666)
+        .map_err(|e| TtyError::Console(e.to_string()))?;
+    nix::mount::mount(
+        Some(pts),
+        &fd_path(fd.as_fd()),
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(sys("bind the pty over /dev/console"))
+}
+
 /// Open a new pty in the current root's /dev/ptmx, send its master over `console`, and make
 /// its peer the calling process's controlling terminal and fds 0, 1 and 2. The caller has
 /// already called setsid().
@@ -140,7 +161,9 @@ pub fn setup_console(console: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Resul
     if let Some((rows, cols)) = size {
         set_size(peer.as_raw_fd(), rows, cols)?;
     }
-    send_fd(console, master.as_raw_fd(), &format!("/dev/pts/{n}"))?;
+    let name = format!("/dev/pts/{n}");
+    mount_dev_console(&name)?;
+    send_fd(console, master.as_raw_fd(), &name)?;
     drop(master);
     // SAFETY: TIOCSCTTY with arg 0 makes this tty our controlling terminal (we lead a session).
     if unsafe { libc::ioctl(peer.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
