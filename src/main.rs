@@ -63,6 +63,14 @@ pub enum Cmd {
     List(commands::list::ListArgs),
     /// create a new specification file
     Spec(commands::spec::SpecArgs),
+    /// pause suspends all processes inside the container
+    Pause(commands::pause::PauseArgs),
+    /// resumes all processes that have been previously paused
+    Resume(commands::pause::PauseArgs),
+    /// ps displays the processes running inside a container
+    Ps(commands::ps::PsArgs),
+    /// show the enabled features
+    Features,
 }
 
 fn logger(cli: &Cli) -> Result<Logger, String> {

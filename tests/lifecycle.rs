@@ -154,3 +154,42 @@ fn kill_signals_by_name_and_number() {
     r.ok(&["kill", "--all", &id, "9"]);
     assert_eq!(wait_status(&r, &id, "stopped")["status"], "stopped");
 }
+
+#[test]
+fn pause_resume_ps_features() {
+    let r = Rrun::new();
+    let b = Bundle::busybox(&["/bin/sh", "-c", "sleep 1000 & exec sleep 1001"]);
+    let id = r.id();
+    r.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let init = r.state(&id)["pid"].as_i64().unwrap();
+    // Both sleeps are in the container (the background one may take a moment to start).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let pids: Vec<i64> = loop {
+        let p: Vec<i64> = serde_json::from_str(&r.ok(&["ps", "--format", "json", &id])).unwrap();
+        if p.len() == 2 || Instant::now() > deadline {
+            break p;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(pids.contains(&init));
+    let table = r.ok(&["ps", &id]);
+    assert!(
+        table.starts_with("UID") && table.contains("sleep 1001"),
+        "{table}"
+    );
+
+    r.ok(&["pause", &id]);
+    assert_eq!(r.state(&id)["status"], "paused");
+    assert!(r.fails(&["pause", &id]).contains("already paused"));
+    r.ok(&["resume", &id]);
+    assert_eq!(r.state(&id)["status"], "running");
+    assert!(r.fails(&["resume", &id]).contains("not paused"));
+    r.ok(&["kill", "--all", &id, "KILL"]);
+    assert_eq!(wait_status(&r, &id, "stopped")["status"], "stopped");
+    assert!(r.fails(&["ps", &id]).contains("container not running"));
+
+    let f: serde_json::Value = serde_json::from_str(&r.ok(&["features"])).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    assert!(f["linux"]["namespaces"].as_array().unwrap().len() >= 7);
+}

@@ -30,12 +30,12 @@ pub fn cmd(root: &Path, a: &ListArgs) -> Result<i32> {
     }
     if a.quiet {
         for s in &states {
-            println!("{}", s.id);
+            super::emit(&format!("{}\n", s.id))?;
         }
         return Ok(0);
     }
     if a.format == "json" {
-        println!("{}", serde_json::to_string(&states)?);
+        super::emit(&(serde_json::to_string(&states)? + "\n"))?;
         return Ok(0);
     }
     let rows: Vec<[String; 6]> = states
@@ -51,13 +51,10 @@ pub fn cmd(root: &Path, a: &ListArgs) -> Result<i32> {
             ]
         })
         .collect();
-    print!(
-        "{}",
-        table(
-            &["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
-            &rows
-        )
-    );
+    super::emit(&table(
+        &["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        &rows,
+    ))?;
     Ok(0)
 }
 

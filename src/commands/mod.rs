@@ -2,9 +2,12 @@
 
 pub mod create;
 pub mod delete;
+pub mod features;
 pub mod kill;
 pub mod lifecycle;
 pub mod list;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod spec;
 pub mod start;
@@ -13,6 +16,17 @@ pub mod state;
 use crate::{Cli, Cmd};
 use anyhow::Result;
 use rrun::logging::Logger;
+
+/// Write a command's output to stdout. A reader that went away (`rrun list | head`) ends the
+/// command quietly, as SIGPIPE would end a C program; other write errors are errors.
+pub fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        r => Ok(r?),
+    }
+}
 
 /// Run the chosen subcommand; returns the process exit code.
 pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
@@ -29,5 +43,9 @@ pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
         Cmd::Delete(a) => delete::cmd(root, a, log),
         Cmd::List(a) => list::cmd(root, a),
         Cmd::Spec(a) => spec::cmd(a),
+        Cmd::Pause(a) => pause::pause(root, a),
+        Cmd::Resume(a) => pause::resume(root, a),
+        Cmd::Ps(a) => ps::cmd(root, a),
+        Cmd::Features => features::cmd(),
     }
 }

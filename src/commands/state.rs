@@ -15,6 +15,6 @@ pub fn cmd(root: &Path, a: &StateArgs) -> Result<i32> {
     let dir = ContainerDir::open(root, &a.id)?;
     let st = dir.load()?;
     let oci = st.oci(lifecycle::status(&dir, &st));
-    println!("{}", serde_json::to_string_pretty(&oci)?);
+    super::emit(&(serde_json::to_string_pretty(&oci)? + "\n"))?;
     Ok(0)
 }
