@@ -3,7 +3,7 @@
 use super::lifecycle::Cleanup;
 use anyhow::{anyhow, bail, Context, Result};
 use rrun::cgroups::{self, Manager};
-use rrun::container::state::{SavedState, Status};
+use rrun::container::state::{OciState, SavedState, Status};
 use rrun::container::{write_atomic, ContainerDir, EXEC_FIFO};
 use rrun::hooks::{self, Kind};
 use rrun::init::{self, InitPlan, ParentSide};
@@ -62,25 +62,7 @@ struct Parent<'a> {
 
 impl Parent<'_> {
     fn state_json(&self, pid: i32) -> Vec<u8> {
-        let st = rrun::container::state::OciState {
-            oci_version: rrun::container::state::OCI_VERSION.to_string(),
-            id: self.id.to_string(),
-            pid,
-            status: Status::Creating,
-            bundle: self.bundle.dir.clone(),
-            rootfs: self.bundle.rootfs.clone(),
-            created: self.created.to_string(),
-            owner: String::new(),
-            annotations: self
-                .bundle
-                .spec
-                .annotations()
-                .iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        };
-        serde_json::to_vec(&st).expect("state serialises")
+        OciState::of_bundle(self.bundle, self.id, pid, Status::Creating, self.created).to_json()
     }
 }
 

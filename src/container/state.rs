@@ -73,6 +73,39 @@ pub struct OciState {
     pub annotations: BTreeMap<String, String>,
 }
 
+impl OciState {
+    /// The state of a container of `bundle` (hooks get it on stdin before state.json exists).
+    pub fn of_bundle(
+        bundle: &crate::spec::Bundle,
+        id: &str,
+        pid: i32,
+        status: Status,
+        created: &str,
+    ) -> OciState {
+        OciState {
+            oci_version: OCI_VERSION.to_string(),
+            id: id.to_string(),
+            pid,
+            status,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: created.to_string(),
+            owner: String::new(),
+            annotations: bundle
+                .spec
+                .annotations()
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("state serialises")
+    }
+}
+
 /// A process as /proc shows it now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {

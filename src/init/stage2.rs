@@ -3,7 +3,7 @@
 
 use super::sync::{send_msg, Message};
 use super::{sysctl, wait_for, InitPlan};
-use crate::container::state::{OciState, Status, OCI_VERSION};
+use crate::container::state::{OciState, Status};
 use crate::container::EXEC_FIFO;
 use crate::hooks::{self, Kind};
 use crate::process::{exec, rlimits, sched, user};
@@ -15,25 +15,7 @@ use std::path::Path;
 
 /// The state hooks get on stdin, as far as the init knows it.
 fn state_json(plan: &InitPlan, pid: i32, status: Status) -> Vec<u8> {
-    let st = OciState {
-        oci_version: OCI_VERSION.to_string(),
-        id: plan.id.clone(),
-        pid,
-        status,
-        bundle: plan.bundle.dir.clone(),
-        rootfs: plan.bundle.rootfs.clone(),
-        created: plan.created.clone(),
-        owner: String::new(),
-        annotations: plan
-            .bundle
-            .spec
-            .annotations()
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    };
-    serde_json::to_vec(&st).expect("state serialises")
+    OciState::of_bundle(&plan.bundle, &plan.id, pid, status, &plan.created).to_json()
 }
 
 /// Join a new session keyring named after the container (as runc does), so containers do
