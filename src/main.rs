@@ -71,6 +71,8 @@ pub enum Cmd {
     Ps(commands::ps::PsArgs),
     /// show the enabled features
     Features,
+    /// execute new process inside the container
+    Exec(commands::exec::ExecArgs),
 }
 
 fn logger(cli: &Cli) -> Result<Logger, String> {

@@ -117,9 +117,13 @@ fn mount_dev_console(pts: &str) -> Result<(), TtyError> {
 }
 
 /// Open a new pty in the current root's /dev/ptmx, send its master over `console`, and make
-/// its peer the calling process's controlling terminal and fds 0, 1 and 2. The caller has
-/// already called setsid().
-pub fn setup_console(console: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result<(), TtyError> {
+/// its peer the calling process's controlling terminal and fds 0, 1 and 2 (and, for the
+/// container's init, its /dev/console). The caller has already called setsid().
+pub fn setup_console(
+    console: BorrowedFd<'_>,
+    size: Option<(u16, u16)>,
+    dev_console: bool,
+) -> Result<(), TtyError> {
     let master = nix::fcntl::open(
         "/dev/ptmx",
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -162,7 +166,9 @@ pub fn setup_console(console: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Resul
         set_size(peer.as_raw_fd(), rows, cols)?;
     }
     let name = format!("/dev/pts/{n}");
-    mount_dev_console(&name)?;
+    if dev_console {
+        mount_dev_console(&name)?;
+    }
     send_fd(console, master.as_raw_fd(), &name)?;
     drop(master);
     // SAFETY: TIOCSCTTY with arg 0 makes this tty our controlling terminal (we lead a session).

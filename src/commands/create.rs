@@ -95,6 +95,36 @@ impl ParentSide for Parent<'_> {
     }
 }
 
+/// The console socket the process's init gets (with a terminal), and, when rrun itself is to
+/// hold the terminal (foreground run/exec without --console-socket), the end it receives on.
+pub fn console_ends(
+    console: &Console,
+    terminal: bool,
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    Ok(match (console, terminal) {
+        (_, false) => (None, None),
+        (Console::Socket(Some(p)), true) => (Some(rrun::tty::connect_console_socket(p)?), None),
+        (Console::Socket(None), true) | (Console::Own, true) => {
+            let (a, b) = nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::Stream,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .context("console socketpair")?;
+            (Some(a), Some(b))
+        }
+    })
+}
+
+/// The pty master sent to our own end of the console socketpair, if we kept one.
+pub fn receive_pty(own_end: Option<OwnedFd>) -> Result<Option<OwnedFd>> {
+    match own_end {
+        Some(end) => Ok(Some(rrun::tty::recv_fd(std::os::fd::AsFd::as_fd(&end))?.0)),
+        None => Ok(None),
+    }
+}
+
 /// Validate the console flags like runc does.
 fn check_console(bundle: &Bundle, console: &Console, detach: bool) -> Result<()> {
     let terminal = bundle
@@ -114,7 +144,7 @@ fn check_console(bundle: &Bundle, console: &Console, detach: bool) -> Result<()>
     }
 }
 
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let abs = std::path::absolute(path).with_context(|| format!("pid file {}", path.display()))?;
     write_atomic(&abs, pid.to_string().as_bytes()).map_err(|e| anyhow!("{e}"))
 }
@@ -159,20 +189,7 @@ pub fn create(
         .transpose()?;
     let terminal = process.terminal().unwrap_or(false);
     // The console: the caller's socket, or (foreground run) a socketpair whose other end we keep.
-    let (console_fd, own_end) = match (&console, terminal) {
-        (_, false) => (None, None),
-        (Console::Socket(Some(p)), true) => (Some(rrun::tty::connect_console_socket(p)?), None),
-        (Console::Socket(None), true) | (Console::Own, true) => {
-            let (a, b) = nix::sys::socket::socketpair(
-                nix::sys::socket::AddressFamily::Unix,
-                nix::sys::socket::SockType::Stream,
-                None,
-                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-            )
-            .context("console socketpair")?;
-            (Some(a), Some(b))
-        }
-    };
+    let (console_fd, own_end) = console_ends(&console, terminal)?;
 
     let linux = bundle.spec.linux().as_ref();
     let layout = cgroups::detect()?;
@@ -210,6 +227,7 @@ pub fn create(
         no_new_keyring: args.no_new_keyring,
         cgroup_steps: cgroup.mounts(cgroupns),
         caps,
+        exec: false,
     };
     let mut parent = Parent {
         bundle: &bundle,
@@ -243,13 +261,7 @@ pub fn create(
     if let Some(p) = &args.pid_file {
         write_pid_file(p, pid)?;
     }
-    let pty_master = match own_end {
-        Some(end) => {
-            let (fd, _name) = rrun::tty::recv_fd(std::os::fd::AsFd::as_fd(&end))?;
-            Some(fd)
-        }
-        None => None,
-    };
+    let pty_master = receive_pty(own_end)?;
     cleanup.disarm();
     Ok(Created {
         dir,

@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod lifecycle;
@@ -47,5 +48,6 @@ pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
         Cmd::Resume(a) => pause::resume(root, a),
         Cmd::Ps(a) => ps::cmd(root, a),
         Cmd::Features => features::cmd(),
+        Cmd::Exec(a) => exec::cmd(root, a),
     }
 }

@@ -48,6 +48,14 @@ fn handled_signals() -> SigSet {
     s
 }
 
+/// Block the signals a foreground command forwards, before the process exists, so none is
+/// lost (the process unblocks them before its exec); they arrive on the returned signalfd.
+pub(super) fn block_forwarded_signals() -> Result<SignalFd> {
+    let sigs = handled_signals();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&sigs), None)?;
+    Ok(SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC)?)
+}
+
 /// Our terminal in raw mode while the container owns it; restored on drop.
 struct RawTerminal(Option<nix::sys::termios::Termios>);
 
@@ -104,7 +112,7 @@ fn pump(from: std::os::fd::BorrowedFd<'_>, to: std::os::fd::BorrowedFd<'_>) -> b
 }
 
 /// Wait for the init, forwarding signals and the terminal. Returns the exit code.
-fn supervise(init: i32, sfd: &SignalFd, pty: Option<&OwnedFd>) -> Result<i32> {
+pub(super) fn supervise(init: i32, sfd: &SignalFd, pty: Option<&OwnedFd>) -> Result<i32> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let _raw = pty.map(|m| {
         copy_size_to(m);
@@ -200,11 +208,7 @@ pub fn cmd(root: &Path, a: &RunArgs, log: &Logger) -> Result<i32> {
         }
         return Ok(0);
     }
-    // Block the signals we forward before the init exists, so none is lost; the init
-    // unblocks them before its exec.
-    let sigs = handled_signals();
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&sigs), None)?;
-    let sfd = SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC)?;
+    let sfd = block_forwarded_signals()?;
     let console = match &a.create.console_socket {
         Some(p) => Console::Socket(Some(p.clone())),
         None => Console::Own,

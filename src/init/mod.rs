@@ -64,6 +64,10 @@ pub struct InitPlan {
     pub no_new_keyring: bool,
     pub cgroup_steps: Vec<CgroupMount>,
     pub caps: Option<CapPlan>,
+    /// `rrun exec`: `ns` joins a running container's namespaces, and stage-2 only sets up
+    /// `bundle.spec.process` and execs it (no rootfs, no hooks, no exec fifo; steps 5 and 6 of
+    /// the protocol are skipped).
+    pub exec: bool,
 }
 
 /// What the parent does at its points of the protocol (the create command implements it).
@@ -200,9 +204,11 @@ fn parent_protocol(
     }
     parent.init_started(pid).map_err(InitError::Parent)?;
     send_msg(sock, &Message::InitProceed)?;
-    expect_or_child(sock, Message::RunCreateHooks, "RunCreateHooks")?;
-    parent.create_hooks(pid).map_err(InitError::Parent)?;
-    send_msg(sock, &Message::HooksDone)?;
+    if !plan.exec {
+        expect_or_child(sock, Message::RunCreateHooks, "RunCreateHooks")?;
+        parent.create_hooks(pid).map_err(InitError::Parent)?;
+        send_msg(sock, &Message::HooksDone)?;
+    }
     expect_or_child(sock, Message::Ready, "Ready")?;
     Ok(pid)
 }

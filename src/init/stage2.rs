@@ -80,17 +80,87 @@ pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> String {
 
 fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallible, String> {
     wait_for(sock, Message::InitProceed, "InitProceed")?;
-    let spec = &plan.bundle.spec;
-    let process = spec
+    let process = plan
+        .bundle
+        .spec
         .process()
         .as_ref()
         .ok_or("config.json has no process to start")?;
-    let linux = spec.linux().as_ref();
     // No ptrace and no /proc/PID/fd of this process for anyone in the container until exec
-    // resets it: the init still holds fds of the host (state dir, console socket).
+    // resets it: it still holds fds of the host (state dir, console socket).
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    if plan.exec {
+        // `rrun exec`: the container is set up already; this process only joined it.
+        setup_terminal(plan, process, false)?;
+        let exec_plan = setup_process(plan, process)?;
+        send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
+        exec::prepare_inheritance(plan.preserve_fds)
+            .map_err(|e| format!("prepare fds for exec: {e}"))?;
+        let msg = exec_plan.exec().to_string();
+        eprintln!("rrun: {msg}");
+        return Err(msg);
+    }
     let pid = host_pid();
+    setup_container(plan, sock, process, pid)?;
+    let exec_plan = setup_process(plan, process)?;
+    send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
+    let mut fifo = wait_for_start(plan.state_dir.as_fd())?;
+    let started = state_json(plan, pid, Status::Created);
+    let report = |fifo: &mut std::fs::File, msg: String| {
+        let _ = fifo.write_all(msg.as_bytes());
+        msg
+    };
+    let spec = &plan.bundle.spec;
+    if let Err(e) = hooks::run_all(
+        Kind::StartContainer,
+        &Kind::StartContainer.of(spec),
+        &started,
+    ) {
+        return Err(report(&mut fifo, e.to_string()));
+    }
+    if let Err(e) = exec::prepare_inheritance(plan.preserve_fds) {
+        return Err(report(&mut fifo, format!("prepare fds for exec: {e}")));
+    }
+    let e = exec_plan.exec();
+    // Tell `start` (reading the fifo) and the container's stderr why.
+    let msg = report(&mut fifo, e.to_string());
+    eprintln!("rrun: {msg}");
+    Err(msg)
+}
+
+/// With process.terminal, a new pty from the container's /dev/ptmx becomes the process's
+/// stdio and its master goes to the console socket.
+fn setup_terminal(
+    plan: &InitPlan,
+    process: &oci_spec::runtime::Process,
+    dev_console: bool,
+) -> Result<(), String> {
+    if !process.terminal().unwrap_or(false) {
+        return Ok(());
+    }
+    let console = plan
+        .console
+        .as_ref()
+        .ok_or("process.terminal is true but there is no console socket")?;
+    let size = process
+        .console_size()
+        .as_ref()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    crate::tty::setup_console(console.as_fd(), size, dev_console)
+        .map_err(|e| format!("setting up the terminal: {e}"))
+}
+
+/// The container itself, from inside its new namespaces: rootfs, createContainer hooks,
+/// pivot_root, terminal, hostname, sysctls, masked and readonly paths, keyring.
+fn setup_container(
+    plan: &InitPlan,
+    sock: BorrowedFd<'_>,
+    process: &oci_spec::runtime::Process,
+    pid: i32,
+) -> Result<(), String> {
+    let spec = &plan.bundle.spec;
+    let linux = spec.linux().as_ref();
     // Files are created with exact modes during setup; the process's umask is set at the end.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if !plan.ns.has(LinuxNamespaceType::Mount) {
@@ -115,18 +185,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     .map_err(|e| e.to_string())?;
     rootfs::pivot(&rplan, plan.no_pivot)
         .map_err(|e| format!("error jailing process inside rootfs: {e}"))?;
-    if process.terminal().unwrap_or(false) {
-        let console = plan
-            .console
-            .as_ref()
-            .ok_or("process.terminal is true but there is no console socket")?;
-        let size = process
-            .console_size()
-            .as_ref()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        crate::tty::setup_console(console.as_fd(), size)
-            .map_err(|e| format!("setting up the terminal: {e}"))?;
-    }
+    setup_terminal(plan, process, true)?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         if !plan.ns.has(LinuxNamespaceType::Uts) {
             return Err("unable to set hostname without a private UTS namespace".into());
@@ -150,6 +209,21 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     if !plan.no_new_keyring {
         join_session_keyring(&plan.id)?;
     }
+    // The working directory is created as root (runc does so for the container's process).
+    let root = crate::rootfs::resolve::Root::open(Path::new("/")).map_err(|e| e.to_string())?;
+    root.mkdir_all(process.cwd(), 0o755)
+        .map_err(|e| format!("create cwd {}: {e}", process.cwd().display()))?;
+    Ok(())
+}
+
+/// The process's own attributes, shared by the init and `exec`: rlimits, scheduling,
+/// personality, no_new_privs, capabilities, user, cwd, umask; then the executable is looked up
+/// so that a missing one fails the command. Returns what execve needs.
+fn setup_process(
+    plan: &InitPlan,
+    process: &oci_spec::runtime::Process,
+) -> Result<exec::ExecPlan, String> {
+    let linux = plan.bundle.spec.linux().as_ref();
     if let Some(r) = process.rlimits() {
         rlimits::apply(r).map_err(|e| format!("error setting rlimits for ready process: {e}"))?;
     }
@@ -162,11 +236,6 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
         sched::apply_personality(p).map_err(|e| e.to_string())?;
     }
-    // The working directory is created as root, entered as the container's user.
-    let cwd = process.cwd();
-    let root = crate::rootfs::resolve::Root::open(Path::new("/")).map_err(|e| e.to_string())?;
-    root.mkdir_all(cwd, 0o755)
-        .map_err(|e| format!("create cwd {}: {e}", cwd.display()))?;
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs()
             .map_err(|e| format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"))?;
@@ -180,6 +249,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     }
     // (The seccomp filter, when implemented, is loaded here: after the credential change and as
     // late as possible, so the setup above runs unfiltered.)
+    let cwd = process.cwd();
     nix::unistd::chdir(cwd).map_err(|e| {
         format!(
             "chdir to cwd ({}) set in config.json failed: {e}",
@@ -193,27 +263,5 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     }
     let args = process.args().clone().unwrap_or_default();
     let path = exec::look_path(&args[0], exec::env_path(&env)).map_err(|e| e.to_string())?;
-    let exec_plan = exec::ExecPlan::new(path, &args, &env).map_err(|e| e.to_string())?;
-    send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
-    let mut fifo = wait_for_start(plan.state_dir.as_fd())?;
-    let started = state_json(plan, pid, Status::Created);
-    let report = |fifo: &mut std::fs::File, msg: String| {
-        let _ = fifo.write_all(msg.as_bytes());
-        msg
-    };
-    if let Err(e) = hooks::run_all(
-        Kind::StartContainer,
-        &Kind::StartContainer.of(spec),
-        &started,
-    ) {
-        return Err(report(&mut fifo, e.to_string()));
-    }
-    if let Err(e) = exec::prepare_inheritance(plan.preserve_fds) {
-        return Err(report(&mut fifo, format!("prepare fds for exec: {e}")));
-    }
-    let e = exec_plan.exec();
-    // Tell `start` (reading the fifo) and the container's stderr why.
-    let msg = report(&mut fifo, e.to_string());
-    eprintln!("rrun: {msg}");
-    Err(msg)
+    exec::ExecPlan::new(path, &args, &env).map_err(|e| e.to_string())
 }
