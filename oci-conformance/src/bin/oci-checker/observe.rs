@@ -98,12 +98,24 @@ pub fn report() -> Value {
         // SAFETY: getpriority only queries this process.
         "nice": unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) },
         "isatty": isatty_std(),
+        "winsize": winsize(),
     })
 }
 
 fn isatty_std() -> [bool; 3] {
     // SAFETY: isatty only inspects the descriptor.
     [0, 1, 2].map(|fd| unsafe { libc::isatty(fd) == 1 })
+}
+
+/// Terminal size of stdin as [rows, columns], or null when it is no tty.
+fn winsize() -> Value {
+    // SAFETY: winsize is plain data; TIOCGWINSZ fills it and fails harmlessly on a non-tty.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: fd 0 and a valid, writable winsize.
+    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } != 0 {
+        return Value::Null;
+    }
+    json!([ws.ws_row, ws.ws_col])
 }
 
 fn read_trimmed(path: &str) -> Value {
@@ -186,4 +198,17 @@ fn unescape(s: &str) -> String {
         i += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn mountinfo_octal_escapes_are_decoded() {
+        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
+        assert_eq!(unescape("/x\\011y\\134z"), "/x\ty\\z");
+        assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape("/trailing\\04"), "/trailing\\04");
+    }
 }
