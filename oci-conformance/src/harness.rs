@@ -83,6 +83,9 @@ pub struct TestResult {
 }
 
 fn run_one(ctx: &Ctx, t: &TestCase) -> Status {
+    if crate::interrupt::requested() {
+        return Status::Skip("the run was interrupted".into());
+    }
     match catch_unwind(AssertUnwindSafe(|| (t.func)(ctx))) {
         Ok(Ok(Verdict::Pass)) => Status::Pass,
         Ok(Ok(Verdict::Skip(why))) => Status::Skip(why),

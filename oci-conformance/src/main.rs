@@ -5,6 +5,7 @@ mod bundle;
 mod context;
 mod harness;
 mod host;
+mod interrupt;
 mod results;
 mod runtime;
 mod spec;
@@ -110,6 +111,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
     let assets = bundle::Assets::prepare(&cli.busybox, &checker, scratch.path())?;
     let rt = runtime::Runtime::new(runtime_path.clone(), cli.runtime_args.clone(), root, io_dir);
     let ctx = context::Ctx::new(rt, assets, host::Host::probe());
+    interrupt::install();
 
     let version = std::process::Command::new(&runtime_path)
         .arg("--version")
@@ -155,10 +157,16 @@ fn real_main() -> anyhow::Result<ExitCode> {
         }
     };
     let s = results::summarize(&results);
+    if interrupt::requested() {
+        println!("# INTERRUPTED: the remaining tests were skipped");
+    }
     println!(
         "{} passed, {} failed, {} skipped",
         s.passed, s.failed, s.skipped
     );
+    if interrupt::requested() {
+        return Ok(ExitCode::from(130));
+    }
     Ok(if bad.is_empty() {
         ExitCode::SUCCESS
     } else {

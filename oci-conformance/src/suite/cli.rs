@@ -16,6 +16,7 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "cli/create/pid-file" => pid_file,
         "cli/create/console-socket" => console_socket,
         "config-linux/devices/dev-console-with-terminal" => dev_console,
+        "config/process/consoleSize" => console_size,
         "cli/list/json" => list_json,
         "cli/kill/default-sigterm" => kill_default,
         "cli/delete/force-running" => delete_force,
@@ -205,6 +206,21 @@ fn console_socket(ctx: &Ctx) -> Outcome {
         report["isatty"] == serde_json::json!([true, true, true]),
         "stdio of a terminal process are not all ttys: {}",
         report["isatty"]
+    );
+    Ok(Verdict::Pass)
+}
+
+/// config.md process.consoleSize: the terminal's size when `terminal` is set.
+fn console_size(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.config["process"]["consoleSize"] = serde_json::json!({"height": 33, "width": 101});
+    b.checker(&["report"]);
+    let text = run_on_terminal(ctx, &mut b)?;
+    let report = parse_json("checker output on the terminal", &text)?;
+    check!(
+        report["winsize"] == serde_json::json!([33, 101]),
+        "terminal size {} (want [33, 101] rows/columns)",
+        report["winsize"]
     );
     Ok(Verdict::Pass)
 }

@@ -98,12 +98,24 @@ pub fn report() -> Value {
         // SAFETY: getpriority only queries this process.
         "nice": unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) },
         "isatty": isatty_std(),
+        "winsize": winsize(),
     })
 }
 
 fn isatty_std() -> [bool; 3] {
     // SAFETY: isatty only inspects the descriptor.
     [0, 1, 2].map(|fd| unsafe { libc::isatty(fd) == 1 })
+}
+
+/// Terminal size of stdin as [rows, columns], or null when it is no tty.
+fn winsize() -> Value {
+    // SAFETY: winsize is plain data; TIOCGWINSZ fills it and fails harmlessly on a non-tty.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: fd 0 and a valid, writable winsize.
+    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } != 0 {
+        return Value::Null;
+    }
+    json!([ws.ws_row, ws.ws_col])
 }
 
 fn read_trimmed(path: &str) -> Value {
@@ -169,21 +181,41 @@ fn mounts() -> Value {
     Value::Array(list)
 }
 
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
+/// mountinfo escapes space, tab, newline and backslash as \ooo (octal).
+/// Works on bytes so that non-ASCII path names survive.
 fn unescape(s: &str) -> String {
-    let mut out = String::new();
     let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && i + 4 <= b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
-                out.push(v as char);
-                i += 4;
-                continue;
+            let digits = &b[i + 1..i + 4];
+            if digits.iter().all(|c| (b'0'..=b'7').contains(c)) {
+                let v = digits.iter().fold(0u32, |v, d| v * 8 + u32::from(d - b'0'));
+                if let Ok(byte) = u8::try_from(v) {
+                    out.push(byte);
+                    i += 4;
+                    continue;
+                }
             }
         }
-        out.push(b[i] as char);
+        out.push(b[i]);
         i += 1;
     }
-    out
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn mountinfo_octal_escapes_are_decoded() {
+        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
+        assert_eq!(unescape("/x\\011y\\134z"), "/x\ty\\z");
+        assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape("/d\\303\\251j\\303\\240/\\ü"), "/déjà/\\ü");
+        assert_eq!(unescape("/trailing\\04"), "/trailing\\04");
+        assert_eq!(unescape("/big\\777"), "/big\\777");
+    }
 }
