@@ -73,6 +73,10 @@ pub enum Cmd {
     Features,
     /// execute new process inside the container
     Exec(commands::exec::ExecArgs),
+    /// update container resource constraints
+    Update(commands::update::UpdateArgs),
+    /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
+    Events(commands::events::EventsArgs),
 }
 
 fn logger(cli: &Cli) -> Result<Logger, String> {

@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod features;
 pub mod kill;
@@ -13,6 +14,7 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use crate::{Cli, Cmd};
 use anyhow::Result;
@@ -49,5 +51,7 @@ pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
         Cmd::Ps(a) => ps::cmd(root, a),
         Cmd::Features => features::cmd(),
         Cmd::Exec(a) => exec::cmd(root, a),
+        Cmd::Update(a) => update::cmd(root, a),
+        Cmd::Events(a) => events::cmd(root, a),
     }
 }
