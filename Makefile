@@ -2,7 +2,7 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 RUNTIME ?= $(CURDIR)/target/release/rrun
 
-.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results
+.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results integration
 
 all: release
 
@@ -22,6 +22,10 @@ demo: deps release
 # The whole test suite (unit + integration with real containers); needs root.
 test: deps
 	$(CARGO) test -- --test-threads=4
+
+# rrun under real engines (containerd's ctr, Docker), started privately; not part of CI.
+integration: release
+	integration/engines.sh target/release/rrun
 
 lint:
 	$(CARGO) fmt --all -- --check
