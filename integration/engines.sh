@@ -68,8 +68,10 @@ check "ctr task kill" "STOPPED" sh -c "${CTR[*]} task kill -s KILL c2; sleep 1; 
 for _ in $(seq 100); do [ -S "$W/docker.sock" ] && break; sleep 0.1; done
 D=(env DOCKER_HOST="unix://$W/docker.sock" /usr/bin/docker)
 for _ in $(seq 50); do "${D[@]}" info >/dev/null 2>&1 && break; sleep 0.2; done
-rootfs=$(mktemp -d "$W/rootfs.XXXX"); tar -C "$rootfs" -xf "$W/img/blobs/sha256/$(jq -r '.layers[0].digest' "$W/img/blobs/sha256/$(jq -r '.manifests[0].digest' "$W/img/index.json" | cut -d: -f2)" | cut -d: -f2)" 2>/dev/null || true
-tar -C "$rootfs" -cf "$W/rootfs.tar" . && "${D[@]}" import "$W/rootfs.tar" bb >/dev/null
+# docker import takes the image's single (gzip) layer as the rootfs tarball.
+manifest=$(jq -r '.manifests[0].digest' "$W/img/index.json" | cut -d: -f2)
+layer=$(jq -r '.layers[0].digest' "$W/img/blobs/sha256/$manifest" | cut -d: -f2)
+"${D[@]}" import "$W/img/blobs/sha256/$layer" bb >/dev/null
 check "docker run" "hello-docker" "${D[@]}" run --rm --runtime rrun --network none bb sh -c 'echo hello-docker'
 check "docker run -t" "/dev/pts/0" "${D[@]}" run --rm -t --runtime rrun --network none bb tty
 "${D[@]}" run -d --name t1 --runtime rrun --network none --memory 64m bb sleep 1000 >/dev/null
