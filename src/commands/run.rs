@@ -85,6 +85,7 @@ impl Drop for RawTerminal {
 }
 
 fn copy_size_to(master: &OwnedFd) {
+    // SAFETY: winsize is four integers; zero is a valid value for each.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes a winsize to the pointer we pass.
     if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } == 0 {

@@ -88,6 +88,7 @@ fn openat2_in_root(
     mode: u32,
 ) -> std::io::Result<OwnedFd> {
     let c = cstr(path);
+    // SAFETY: open_how is plain integers; all-zero is its documented "no options" value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
     how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
