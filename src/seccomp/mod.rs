@@ -3,7 +3,10 @@
 //! anything exists); the init only installs that program ([`Filter::load`], one seccomp(2)
 //! call, no allocation and no library code between it and execve).
 
+mod features;
 mod translate;
+
+pub use features::features;
 
 use libseccomp::{ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::LinuxSeccomp;
