@@ -94,6 +94,24 @@ fn docker_default_profile_runs_a_shell() {
         let (code, out, err) = run_with(&profile, nnp, "echo ok");
         assert_eq!((code, out.trim()), (0, "ok"), "nnp={nnp}: {err}");
     }
+    // The init switches user and drops capabilities under the filter.
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/sh", "-c", "id -u; echo ok"]);
+    b.config["linux"]["seccomp"] = profile.clone();
+    b.config["process"]["user"] = json!({"uid": 65534, "gid": 65534, "additionalGids": [1]});
+    b.save();
+    let (code, out, err) = r.run_fg(&b);
+    assert_eq!((code, out.as_str()), (0, "65534\nok\n"), "{err}");
+    // So does `exec` into the container.
+    let mut b = Bundle::busybox(&["sleep", "60"]);
+    b.config["linux"]["seccomp"] = profile.clone();
+    b.save();
+    let id = r.id();
+    r.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    assert_eq!(
+        r.ok(&["exec", "-u", "65534", &id, "sh", "-c", "id -u"]),
+        "65534\n"
+    );
     // The profile refuses what it does not list: unshare (docker allows it only with
     // CAP_SYS_ADMIN, which this container does not have).
     let (code, out, _) = run_with(
