@@ -12,6 +12,7 @@ pub mod lsm;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod signals;
 pub mod spec;
 pub mod timefmt;

@@ -9,6 +9,7 @@ use rrun::hooks::{self, Kind};
 use rrun::init::{self, InitPlan, ParentSide};
 use rrun::logging::Logger;
 use rrun::process::caps::CapPlan;
+use rrun::seccomp::Filter;
 use rrun::spec::{self, Bundle};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -161,14 +162,7 @@ pub fn create(
     let mut bundle = spec::load(&args.bundle)?;
     check_console(&bundle, &console, detach)?;
     rrun::lsm::check(&bundle.spec)?;
-    if bundle
-        .spec
-        .linux()
-        .as_ref()
-        .is_some_and(|l| l.seccomp().is_some())
-    {
-        log.warn("linux.seccomp is not enforced yet: the container runs without a seccomp filter");
-    }
+    let seccomp = compile_seccomp(&bundle.spec, log)?;
     let listen_fds = listen_fds(&mut bundle)?;
     let process = bundle
         .spec
@@ -227,6 +221,7 @@ pub fn create(
         no_new_keyring: args.no_new_keyring,
         cgroup_steps: cgroup.mounts(cgroupns),
         caps,
+        seccomp,
         exec: false,
     };
     let mut parent = Parent {
@@ -268,6 +263,22 @@ pub fn create(
         state,
         pty_master,
     })
+}
+
+/// The spec's `linux.seccomp` compiled to a filter (before anything exists, so a bad profile
+/// fails early).
+fn compile_seccomp(spec: &oci_spec::runtime::Spec, log: &Logger) -> Result<Option<Filter>> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let filter = Filter::compile(profile)?;
+    if !filter.unknown_syscalls().is_empty() {
+        log.debug(&format!(
+            "seccomp: skipping syscalls unknown to libseccomp: {}",
+            filter.unknown_syscalls().join(", ")
+        ));
+    }
+    Ok(Some(filter))
 }
 
 /// Socket activation, as runc does: with LISTEN_FDS=N in our environment, fds 3..3+N go to the

@@ -198,6 +198,13 @@ pub fn cmd(root: &Path, a: &ExecArgs) -> Result<i32> {
         .as_ref()
         .map(CapPlan::from_spec)
         .transpose()?;
+    // The container's seccomp profile applies to processes exec'd into it too.
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(rrun::seccomp::Filter::compile)
+        .transpose()?;
     let console = match &a.console_socket {
         Some(p) => Console::Socket(Some(p.clone())),
         None => Console::Own,
@@ -225,6 +232,7 @@ pub fn cmd(root: &Path, a: &ExecArgs) -> Result<i32> {
         no_new_keyring: true,
         cgroup_steps: Vec::new(),
         caps,
+        seccomp,
         exec: true,
     };
     // Other commands may lock the container while this process runs.

@@ -64,6 +64,9 @@ pub struct InitPlan {
     pub no_new_keyring: bool,
     pub cgroup_steps: Vec<CgroupMount>,
     pub caps: Option<CapPlan>,
+    /// The compiled `linux.seccomp` profile: loaded by stage-2 before the capability drop, or
+    /// right before execve with process.noNewPrivileges.
+    pub seccomp: Option<crate::seccomp::Filter>,
     /// `rrun exec`: `ns` joins a running container's namespaces, and stage-2 only sets up
     /// `bundle.spec.process` and execs it (no rootfs, no hooks, no exec fifo; steps 5 and 6 of
     /// the protocol are skipped).

@@ -97,6 +97,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
         exec::prepare_inheritance(plan.preserve_fds)
             .map_err(|e| format!("prepare fds for exec: {e}"))?;
+        load_seccomp_before_exec(plan, process)?;
         let msg = exec_plan.exec().to_string();
         eprintln!("rrun: {msg}");
         return Err(msg);
@@ -122,11 +123,29 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     if let Err(e) = exec::prepare_inheritance(plan.preserve_fds) {
         return Err(report(&mut fifo, format!("prepare fds for exec: {e}")));
     }
+    if let Err(e) = load_seccomp_before_exec(plan, process) {
+        return Err(report(&mut fifo, e));
+    }
     let e = exec_plan.exec();
     // Tell `start` (reading the fifo) and the container's stderr why.
     let msg = report(&mut fifo, e.to_string());
     eprintln!("rrun: {msg}");
     Err(msg)
+}
+
+/// With process.noNewPrivileges the seccomp filter is loaded last, right before execve, so
+/// that as little as possible of rrun runs under it (as runc does). Without it the filter was
+/// loaded in [`setup_process`] already.
+fn load_seccomp_before_exec(
+    plan: &InitPlan,
+    process: &oci_spec::runtime::Process,
+) -> Result<(), String> {
+    match &plan.seccomp {
+        Some(filter) if process.no_new_privileges().unwrap_or(false) => {
+            filter.load().map_err(|e| e.to_string())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// With process.terminal, a new pty from the container's /dev/ptmx becomes the process's
@@ -240,6 +259,15 @@ fn setup_process(
         nix::sys::prctl::set_no_new_privs()
             .map_err(|e| format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"))?;
     }
+    // Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN: load it while the
+    // process still has it, before the capability drop and the user switch (as runc does).
+    // What follows until execve (setgroups/setres[ug]id, capset, chdir, umask, stat, the
+    // sync socket, the exec fifo, close_range, sigprocmask) is allowed by common profiles.
+    if !process.no_new_privileges().unwrap_or(false) {
+        if let Some(filter) = &plan.seccomp {
+            filter.load().map_err(|e| e.to_string())?;
+        }
+    }
     if let Some(caps) = &plan.caps {
         caps.apply_bounding().map_err(|e| e.to_string())?;
     }
@@ -247,8 +275,6 @@ fn setup_process(
     if let Some(caps) = &plan.caps {
         caps.apply_rest().map_err(|e| e.to_string())?;
     }
-    // (The seccomp filter, when implemented, is loaded here: after the credential change and as
-    // late as possible, so the setup above runs unfiltered.)
     let cwd = process.cwd();
     nix::unistd::chdir(cwd).map_err(|e| {
         format!(

@@ -1,0 +1,282 @@
+//! config.json's `linux.seccomp`: the parent compiles the profile to a BPF program with
+//! libseccomp before the fork ([`Filter::compile`], so a bad profile fails `create` before
+//! anything exists); the init only installs that program ([`Filter::load`], one seccomp(2)
+//! call, no allocation and no library code between it and execve).
+
+mod features;
+mod translate;
+
+pub use features::features;
+
+use libseccomp::{ScmpFilterContext, ScmpSyscall};
+use oci_spec::runtime::LinuxSeccomp;
+use std::io::{Read, Seek};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// The kernel's limit on the length of a classic BPF program (BPF_MAXINSNS).
+const MAX_INSTRUCTIONS: usize = 4096;
+
+/// The size of one `struct sock_filter` instruction as libseccomp exports it.
+const INSTRUCTION_SIZE: usize = std::mem::size_of::<libc::sock_filter>();
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    #[error("linux.seccomp: SCMP_ACT_NOTIFY is not supported yet ({what})")]
+    NotifyUnsupported { what: String },
+    #[error("linux.seccomp: errnoRet {value} of {what} is out of range (at most 65535)")]
+    ErrnoRetOutOfRange { what: String, value: u32 },
+    #[error("linux.seccomp: syscall {syscall}: argument index {index} is out of range (0 to 5)")]
+    ArgIndex { syscall: String, index: usize },
+    #[error("linux.seccomp: create the filter: {source}")]
+    Context {
+        source: libseccomp::error::SeccompError,
+    },
+    #[error("linux.seccomp: architecture {arch}: {source}")]
+    Arch {
+        arch: String,
+        source: libseccomp::error::SeccompError,
+    },
+    #[error("linux.seccomp: rule for syscall {syscall}: {source}")]
+    Rule {
+        syscall: String,
+        source: libseccomp::error::SeccompError,
+    },
+    #[error("linux.seccomp: generate the BPF program: {source}")]
+    Export {
+        source: libseccomp::error::SeccompError,
+    },
+    #[error("linux.seccomp: read back the BPF program ({step}): {source}")]
+    ReadBack {
+        step: &'static str,
+        source: std::io::Error,
+    },
+    #[error("linux.seccomp: the filter has {count} BPF instructions, more than the kernel's limit of {MAX_INSTRUCTIONS}")]
+    TooLong { count: usize },
+    #[error("load the seccomp filter: {source}")]
+    Load { source: nix::Error },
+    #[error("load the seccomp filter: thread {tid} could not be synchronized (SECCOMP_FILTER_FLAG_TSYNC)")]
+    Tsync { tid: libc::c_long },
+}
+
+/// A compiled seccomp profile: the BPF program and the flags of seccomp(2).
+#[derive(Clone)]
+pub struct Filter {
+    program: Vec<libc::sock_filter>,
+    flags: libc::c_ulong,
+    unknown_syscalls: Vec<String>,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("instructions", &self.program.len())
+            .field("flags", &self.flags)
+            .field("unknown_syscalls", &self.unknown_syscalls)
+            .finish()
+    }
+}
+
+impl Filter {
+    /// Compile a profile. Syscall names libseccomp does not know are skipped (as runc does:
+    /// profiles list syscalls newer than the library); see [`Filter::unknown_syscalls`].
+    pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, SeccompError> {
+        let default = translate::action(
+            profile.default_action(),
+            profile.default_errno_ret(),
+            "defaultAction",
+        )?;
+        let mut ctx =
+            ScmpFilterContext::new(default).map_err(|source| SeccompError::Context { source })?;
+        for a in profile.architectures().iter().flatten() {
+            let token = translate::arch(*a);
+            let arch_err = |source| SeccompError::Arch {
+                arch: a.to_string(),
+                source,
+            };
+            if !ctx.is_arch_present(token).map_err(arch_err)? {
+                ctx.add_arch(token).map_err(arch_err)?;
+            }
+        }
+        let flags = profile
+            .flags()
+            .iter()
+            .flatten()
+            .filter_map(|f| translate::flag(*f))
+            .fold(0, |all, bit| all | bit);
+        let mut unknown_syscalls = Vec::new();
+        for entry in profile.syscalls().iter().flatten() {
+            let names = entry.names();
+            let what = format!("syscall {}", names.join(","));
+            let action = translate::action(entry.action(), entry.errno_ret(), &what)?;
+            let rules = translate::rules(entry.args().as_deref().unwrap_or_default(), &what)?;
+            // libseccomp refuses rules that repeat the default action; they change nothing.
+            if action == default {
+                continue;
+            }
+            for name in names {
+                let Ok(nr) = ScmpSyscall::from_name(name) else {
+                    unknown_syscalls.push(name.clone());
+                    continue;
+                };
+                for conds in &rules {
+                    let added = if conds.is_empty() {
+                        ctx.add_rule(action, nr)
+                    } else {
+                        ctx.add_rule_conditional(action, nr, conds)
+                    };
+                    added.map_err(|source| SeccompError::Rule {
+                        syscall: name.clone(),
+                        source,
+                    })?;
+                }
+            }
+        }
+        let program = export(&ctx)?;
+        Ok(Filter {
+            program,
+            flags,
+            unknown_syscalls,
+        })
+    }
+
+    /// The profile's syscall names that libseccomp does not know (left out of the filter).
+    pub fn unknown_syscalls(&self) -> &[String] {
+        &self.unknown_syscalls
+    }
+
+    /// The number of BPF instructions of the filter.
+    pub fn instructions(&self) -> usize {
+        self.program.len()
+    }
+
+    /// Install the filter on the calling process (thread). Without no_new_privs set, this
+    /// needs CAP_SYS_ADMIN (in the process's user namespace).
+    pub fn load(&self) -> Result<(), SeccompError> {
+        let prog = libc::sock_fprog {
+            // compile() keeps the length within MAX_INSTRUCTIONS.
+            len: self.program.len() as libc::c_ushort,
+            filter: self.program.as_ptr().cast_mut(),
+        };
+        // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER) only reads `prog` and the `len`
+        // instructions it points to, both alive for the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                self.flags,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        match rc {
+            0 => Ok(()),
+            rc if rc < 0 => Err(SeccompError::Load {
+                source: nix::Error::last(),
+            }),
+            // With TSYNC, a positive result is the id of a thread that could not follow.
+            tid => Err(SeccompError::Tsync { tid }),
+        }
+    }
+}
+
+/// libseccomp's BPF program for the filter, read back from a memfd it was written to.
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SeccompError> {
+    let read_back = |step| move |source| SeccompError::ReadBack { step, source };
+    // SAFETY: memfd_create reads the NUL-terminated name only.
+    let fd = unsafe { libc::memfd_create(c"rrun-seccomp".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(read_back("memfd_create")(std::io::Error::last_os_error()));
+    }
+    // SAFETY: fd was just created and is owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    ctx.export_bpf(&fd)
+        .map_err(|source| SeccompError::Export { source })?;
+    let mut file = std::fs::File::from(fd);
+    let mut bytes = Vec::new();
+    file.rewind().map_err(read_back("seek"))?;
+    file.read_to_end(&mut bytes).map_err(read_back("read"))?;
+    decode(&bytes)
+}
+
+/// The instructions in libseccomp's export format (native `struct sock_filter`s).
+fn decode(bytes: &[u8]) -> Result<Vec<libc::sock_filter>, SeccompError> {
+    if !bytes.len().is_multiple_of(INSTRUCTION_SIZE) {
+        return Err(SeccompError::ReadBack {
+            step: "decode",
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} bytes is not a whole number of instructions",
+                    bytes.len()
+                ),
+            ),
+        });
+    }
+    let count = bytes.len() / INSTRUCTION_SIZE;
+    if count > MAX_INSTRUCTIONS {
+        return Err(SeccompError::TooLong { count });
+    }
+    Ok(bytes
+        .chunks_exact(INSTRUCTION_SIZE)
+        .map(|i| libc::sock_filter {
+            code: u16::from_ne_bytes([i[0], i[1]]),
+            jt: i[2],
+            jf: i[3],
+            k: u32::from_ne_bytes([i[4], i[5], i[6], i[7]]),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(json: &str) -> LinuxSeccomp {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn compiles_a_profile_and_skips_unknown_names() {
+        let f = Filter::compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW",
+                "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_AARCH64"],
+                "flags":["SECCOMP_FILTER_FLAG_LOG"],
+                "syscalls":[{"names":["mkdir","no_such_syscall_xyz"],"action":"SCMP_ACT_ERRNO"},
+                            {"names":["getpid"],"action":"SCMP_ACT_ALLOW"},
+                            {"names":["personality"],"action":"SCMP_ACT_KILL_PROCESS",
+                             "args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"}]}]}"#,
+        ))
+        .unwrap();
+        assert!(f.instructions() > 0);
+        assert_eq!(f.unknown_syscalls(), ["no_such_syscall_xyz"]);
+        assert_eq!(f.flags, libc::SECCOMP_FILTER_FLAG_LOG);
+    }
+
+    #[test]
+    fn notify_fails_compile() {
+        let e = Filter::compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW",
+                "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("SCMP_ACT_NOTIFY is not supported yet"), "{e}");
+    }
+
+    #[test]
+    fn bad_arg_index_fails_compile_naming_the_syscall() {
+        let e = Filter::compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW",
+                "syscalls":[{"names":["clone"],"action":"SCMP_ACT_ERRNO",
+                             "args":[{"index":9,"value":1,"op":"SCMP_CMP_EQ"}]}]}"#,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("clone") && e.contains("index 9"), "{e}");
+    }
+
+    #[test]
+    fn decode_refuses_partial_instructions() {
+        assert!(decode(&[0; 12]).is_err());
+        assert_eq!(decode(&[0; 16]).unwrap().len(), 2);
+    }
+}
