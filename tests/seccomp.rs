@@ -6,7 +6,11 @@ use common::*;
 use serde_json::{json, Value};
 
 /// The docker engine's config.json fixture, whose `linux.seccomp` is docker's default profile.
-const DOCKER_RUN_JSON: &str = "/work/shared/fixtures/engines/docker-run.json";
+/// The engines' fixtures sit in shared/, beside the checkout (as in CI).
+const DOCKER_RUN_JSON: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/engines/docker-run.json"
+);
 
 /// Run `script` under `profile` (with and without noNewPrivileges): (exit code, stdout, stderr).
 fn run_with(profile: &Value, nnp: bool, script: &str) -> (i32, String, String) {
