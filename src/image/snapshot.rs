@@ -78,29 +78,13 @@ fn ensure_layers(store: &Store, image: &mut Image, opts: &ApplyOptions) -> Resul
             let root = Root::open(tmp.path()).map_err(UnpackError::from)?;
             let mut applier = Applier::new(&root, opts, &lowers);
             let opener = image.take_layer(index).expect("each layer is opened once");
-            let mut stream = LayerStream::spawn(opener);
+            let stream = LayerStream::spawn(opener);
             let wrap = |source: ApplyError| UnpackError::Apply {
                 index,
                 diff_id: diff_id.clone(),
                 source,
             };
-            applier.apply(&mut stream).map_err(wrap)?;
-            let actual = stream
-                .finish()
-                .map_err(|source| UnpackError::Read {
-                    index,
-                    diff_id: diff_id.clone(),
-                    source,
-                })?
-                .finish();
-            if actual != diff_id {
-                return Err(UnpackError::DiffId {
-                    index,
-                    expected: diff_id,
-                    actual,
-                }
-                .into());
-            }
+            unpack::apply_verified(&mut applier, stream, index, diff_id.clone())?;
             applier.finish().map_err(wrap)?;
             tmp.commit(&path)?;
         }

@@ -122,6 +122,43 @@ pub fn check_bundle(bundle: &Path) -> Result<PathBuf> {
     Ok(parent.join(abs.file_name().unwrap_or_default()))
 }
 
+/// Apply one layer stream and check what was read against the layer's diff id.
+pub fn apply_verified(
+    applier: &mut Applier,
+    mut stream: LayerStream,
+    index: usize,
+    diff_id: Digest,
+) -> std::result::Result<(), UnpackError> {
+    applier.apply(&mut stream).map_err(|source| match source {
+        ApplyError::Tar(source) => UnpackError::Read {
+            index,
+            diff_id: diff_id.clone(),
+            source,
+        },
+        source => UnpackError::Apply {
+            index,
+            diff_id: diff_id.clone(),
+            source,
+        },
+    })?;
+    let actual = stream
+        .finish()
+        .map_err(|source| UnpackError::Read {
+            index,
+            diff_id: diff_id.clone(),
+            source,
+        })?
+        .finish();
+    if actual != diff_id {
+        return Err(UnpackError::DiffId {
+            index,
+            expected: diff_id,
+            actual,
+        });
+    }
+    Ok(())
+}
+
 /// Apply every layer of `image` to `root`, each checked against its diff id.
 pub fn apply_layers(image: &mut Image, root: &Root, opts: &ApplyOptions) -> Result<Report> {
     let mut applier = Applier::new(root, opts, &[]);
@@ -135,35 +172,9 @@ pub fn apply_layers(image: &mut Image, root: &Root, opts: &ApplyOptions) -> Resu
             streams.push_back(LayerStream::spawn(opener));
             next += 1;
         }
-        let mut stream = streams.pop_front().expect("stream spawned above");
+        let stream = streams.pop_front().expect("stream spawned above");
         let diff_id = image.diff_ids[index].clone();
-        applier.apply(&mut stream).map_err(|source| match source {
-            ApplyError::Tar(source) => UnpackError::Read {
-                index,
-                diff_id: diff_id.clone(),
-                source,
-            },
-            source => UnpackError::Apply {
-                index,
-                diff_id: diff_id.clone(),
-                source,
-            },
-        })?;
-        let actual = stream
-            .finish()
-            .map_err(|source| UnpackError::Read {
-                index,
-                diff_id: diff_id.clone(),
-                source,
-            })?
-            .finish();
-        if actual != diff_id {
-            return Err(UnpackError::DiffId {
-                index,
-                expected: diff_id,
-                actual,
-            });
-        }
+        apply_verified(&mut applier, stream, index, diff_id)?;
     }
     let report = Report {
         entries: applier.entries,
