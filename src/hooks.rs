@@ -3,7 +3,7 @@
 //! (init/ for createContainer and startContainer, commands for the others).
 
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -172,11 +172,6 @@ fn wait_timeout(
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(e.into()),
         }
-    }
-    #[allow(unreachable_code)]
-    {
-        let _ = pidfd.as_raw_fd();
-        unreachable!()
     }
 }
 

@@ -126,23 +126,15 @@ pub fn receive_pty(own_end: Option<OwnedFd>) -> Result<Option<OwnedFd>> {
     }
 }
 
-/// Validate the console flags like runc does.
-fn check_console(bundle: &Bundle, console: &Console, detach: bool) -> Result<()> {
-    let terminal = bundle
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
-    match console {
-        Console::Socket(Some(_)) if !terminal => {
-            bail!("cannot use console socket if rrun will not detach or allocate tty")
-        }
-        Console::Socket(None) if terminal && detach => {
-            bail!("cannot allocate tty if rrun will detach without setting console socket")
-        }
-        _ => Ok(()),
+/// Validate the console flags like runc does (create, run and exec alike).
+pub fn check_console(terminal: bool, console_socket: bool, detach: bool) -> Result<()> {
+    if console_socket && !terminal {
+        bail!("cannot use console socket if rrun will not detach or allocate tty")
     }
+    if !console_socket && terminal && detach {
+        bail!("cannot allocate tty if rrun will detach without setting console socket")
+    }
+    Ok(())
 }
 
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
@@ -160,7 +152,17 @@ pub fn create(
 ) -> Result<Created> {
     rrun::container::validate_id(&args.id)?;
     let mut bundle = spec::load(&args.bundle)?;
-    check_console(&bundle, &console, detach)?;
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    check_console(
+        terminal,
+        matches!(console, Console::Socket(Some(_))),
+        detach,
+    )?;
     rrun::lsm::check(&bundle.spec)?;
     let seccomp = compile_seccomp(&bundle.spec, log)?;
     let listen_fds = listen_fds(&mut bundle)?;

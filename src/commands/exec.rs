@@ -2,7 +2,7 @@
 //! in a running container. It joins the init's namespaces and cgroup and gets the same process
 //! setup as the init (src/init/stage2.rs, `setup_process`), without the container's setup.
 
-use super::create::{console_ends, receive_pty, write_pid_file, Console};
+use super::create::{check_console, console_ends, receive_pty, write_pid_file, Console};
 use super::lifecycle;
 use super::run::{block_forwarded_signals, supervise};
 use anyhow::{anyhow, bail, Context, Result};
@@ -11,7 +11,7 @@ use rrun::cgroups::Manager;
 use rrun::container::state::{SavedState, Status};
 use rrun::container::ContainerDir;
 use rrun::init::{self, InitPlan, ParentSide};
-use rrun::namespaces::{self, JoinNs, NamespacePlan};
+use rrun::namespaces::{self, NamespacePlan};
 use rrun::process::caps::CapPlan;
 use rrun::spec::Bundle;
 use std::path::{Path, PathBuf};
@@ -125,31 +125,23 @@ fn exec_process(a: &ExecArgs, config: &Spec) -> Result<Process> {
     Ok(p)
 }
 
-/// Join every namespace the container has, through its init.
+/// Join every namespace the container has, through its init's /proc/PID/ns entries (opened,
+/// type-checked and ordered by the same planner as config.json's `path` namespaces).
 fn join_plan(st: &SavedState) -> Result<NamespacePlan> {
-    let mut plan = NamespacePlan::default();
-    let types = st
+    let mut list = st
         .config
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
-    for ns in types {
-        let path = PathBuf::from(format!(
-            "/proc/{}/ns/{}",
-            st.init_pid,
-            namespaces::type_name(ns.typ())
-        ));
-        let fd = namespaces::open_checked(ns.typ(), &path)?;
-        plan.join.push(JoinNs {
-            typ: ns.typ(),
-            path,
-            fd,
-        });
+    for ns in &mut list {
+        let typ = namespaces::type_name(ns.typ());
+        ns.set_path(Some(PathBuf::from(format!(
+            "/proc/{}/ns/{typ}",
+            st.init_pid
+        ))));
     }
-    plan.join
-        .sort_by_key(|j| j.typ != oci_spec::runtime::LinuxNamespaceType::User);
-    Ok(plan)
+    Ok(namespaces::plan(&list)?)
 }
 
 struct ExecParent<'a> {
@@ -184,12 +176,7 @@ pub fn cmd(root: &Path, a: &ExecArgs) -> Result<i32> {
     }
     let process = exec_process(a, &st.config)?;
     let terminal = process.terminal().unwrap_or(false);
-    if a.detach && terminal && a.console_socket.is_none() {
-        bail!("cannot allocate tty if rrun will detach without setting console socket");
-    }
-    if !terminal && a.console_socket.is_some() {
-        bail!("cannot use console socket if rrun will not detach or allocate tty");
-    }
+    check_console(terminal, a.console_socket.is_some(), a.detach)?;
     let mut spec = st.config.clone();
     spec.set_process(Some(process.clone()));
     rrun::lsm::check(&spec)?;
