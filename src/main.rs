@@ -124,6 +124,13 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The commands whose processes enter the container run from a protected copy of rrun.
+    if matches!(command, Cmd::Create(_) | Cmd::Run(_) | Cmd::Exec(_)) {
+        if let Err(e) = rrun::sealed_exe::reexec_protected() {
+            log.error(&e.to_string());
+            std::process::exit(1);
+        }
+    }
     match commands::dispatch(&cli, command, &log) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -92,6 +92,7 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
     if root.path().as_os_str().is_empty() {
         return Err("root.path is empty".into());
     }
+    check_no_nul(spec)?;
     if let Some(process) = spec.process() {
         match process.args() {
             Some(a) if !a.is_empty() && !a[0].is_empty() => {}
@@ -108,6 +109,7 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
                 return Err(format!("process.env entry {e:?} is not KEY=VALUE"));
             }
         }
+        check_user_ids(process.user())?;
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if m.destination().as_os_str().is_empty() {
@@ -157,11 +159,170 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
         if k.is_empty() || k.contains("..") || k.starts_with('/') {
             return Err(format!("linux.sysctl key {k:?} is invalid"));
         }
+        check_sysctl_namespaced(k, &seen)?;
     }
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         if !d.path().is_absolute() {
             return Err(format!("linux.devices[{i}].path must be absolute"));
         }
+    }
+    Ok(())
+}
+
+/// The highest uid or gid a process may be given: (uid_t)-1 means "leave unchanged" to
+/// setresuid, so 4294967295 would silently keep root; runc refuses ids above 2^31-1 too.
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// process.user ids must be real ids (see [`MAX_ID`]).
+pub fn check_user_ids(user: &oci_spec::runtime::User) -> Result<(), String> {
+    let bad =
+        |field: &str, v: u32| format!("process.user.{field} {v} is out of range (0 to {MAX_ID})");
+    if user.uid() > MAX_ID {
+        return Err(bad("uid", user.uid()));
+    }
+    if user.gid() > MAX_ID {
+        return Err(bad("gid", user.gid()));
+    }
+    for g in user.additional_gids().iter().flatten() {
+        if *g > MAX_ID {
+            return Err(bad("additionalGids", *g));
+        }
+    }
+    Ok(())
+}
+
+/// Which namespace makes a sysctl the container's own, as runc decides it: IPC sysctls need
+/// an ipc namespace, net.* a network namespace, kernel.hostname/domainname a uts namespace.
+/// Every other sysctl is global to the host and refused.
+pub fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
+    let k = key.replace('/', ".");
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if IPC.contains(&k.as_str()) || k.starts_with("fs.mqueue.") {
+        return Some(LinuxNamespaceType::Ipc);
+    }
+    if k.starts_with("net.") {
+        return Some(LinuxNamespaceType::Network);
+    }
+    if k == "kernel.hostname" || k == "kernel.domainname" {
+        return Some(LinuxNamespaceType::Uts);
+    }
+    None
+}
+
+fn check_sysctl_namespaced(key: &str, ns: &HashSet<LinuxNamespaceType>) -> Result<(), String> {
+    match sysctl_namespace(key) {
+        None => Err(format!(
+            "linux.sysctl {key:?} is not namespaced: it would change the host (only IPC, net.*, \
+             kernel.hostname and kernel.domainname sysctls are allowed)"
+        )),
+        Some(t) if !ns.contains(&t) => Err(format!(
+            "linux.sysctl {key:?} needs the container's own {t} namespace, and linux.namespaces \
+             has none"
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// No path or string the runtime hands to the kernel may hold a NUL byte: it would be cut (or,
+/// worse, replaced) and name another file than the config says.
+fn check_no_nul(spec: &Spec) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let nul = |field: String, bytes: &[u8]| -> Result<(), String> {
+        if bytes.contains(&0) {
+            Err(format!("{field} holds a NUL byte"))
+        } else {
+            Ok(())
+        }
+    };
+    let p = |field: String, path: &Path| nul(field, path.as_os_str().as_bytes());
+    if let Some(root) = spec.root() {
+        p("root.path".into(), root.path())?;
+    }
+    nul(
+        "hostname".into(),
+        spec.hostname().as_deref().unwrap_or("").as_bytes(),
+    )?;
+    nul(
+        "domainname".into(),
+        spec.domainname().as_deref().unwrap_or("").as_bytes(),
+    )?;
+    if let Some(process) = spec.process() {
+        p("process.cwd".into(), process.cwd())?;
+        for (i, a) in process.args().iter().flatten().enumerate() {
+            nul(format!("process.args[{i}]"), a.as_bytes())?;
+        }
+        for (i, e) in process.env().iter().flatten().enumerate() {
+            nul(format!("process.env[{i}]"), e.as_bytes())?;
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        p(format!("mounts[{i}].destination"), m.destination())?;
+        if let Some(s) = m.source() {
+            p(format!("mounts[{i}].source"), s)?;
+        }
+        nul(
+            format!("mounts[{i}].type"),
+            m.typ().as_deref().unwrap_or("").as_bytes(),
+        )?;
+        for o in m.options().iter().flatten() {
+            nul(format!("mounts[{i}].options"), o.as_bytes())?;
+        }
+    }
+    if let Some(hooks) = spec.hooks() {
+        let lists = [
+            ("prestart", hooks.prestart()),
+            ("createRuntime", hooks.create_runtime()),
+            ("createContainer", hooks.create_container()),
+            ("startContainer", hooks.start_container()),
+            ("poststart", hooks.poststart()),
+            ("poststop", hooks.poststop()),
+        ];
+        for (kind, list) in lists {
+            for (i, h) in list.iter().flatten().enumerate() {
+                p(format!("hooks.{kind}[{i}].path"), h.path())?;
+                for a in h.args().iter().flatten().chain(h.env().iter().flatten()) {
+                    nul(format!("hooks.{kind}[{i}]"), a.as_bytes())?;
+                }
+            }
+        }
+    }
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    for ns in linux.namespaces().iter().flatten() {
+        if let Some(path) = ns.path() {
+            p(format!("linux.namespaces {} path", ns.typ()), path)?;
+        }
+    }
+    if let Some(c) = linux.cgroups_path() {
+        p("linux.cgroupsPath".into(), c)?;
+    }
+    for (k, v) in linux.sysctl().iter().flatten() {
+        nul(format!("linux.sysctl key {k:?}"), k.as_bytes())?;
+        nul(format!("linux.sysctl {k:?} value"), v.as_bytes())?;
+    }
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        p(format!("linux.devices[{i}].path"), d.path())?;
+    }
+    for (field, list) in [
+        ("linux.maskedPaths", linux.masked_paths()),
+        ("linux.readonlyPaths", linux.readonly_paths()),
+    ] {
+        for (i, m) in list.iter().flatten().enumerate() {
+            nul(format!("{field}[{i}]"), m.as_bytes())?;
+        }
+    }
+    if let Some(prop) = linux.rootfs_propagation() {
+        nul("linux.rootfsPropagation".into(), prop.as_bytes())?;
     }
     Ok(())
 }
@@ -195,6 +356,92 @@ mod tests {
             r#"{"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"uidMappings":[{"hostID":1,"containerID":0,"size":1}]}}"#,
         );
         assert!(validate(&s).unwrap_err().contains("user namespace"));
+    }
+
+    const BASE: &str = r#""ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"]}"#;
+
+    fn with(extra: &str) -> Spec {
+        parse(&format!("{{{BASE},{extra}}}"))
+    }
+
+    #[test]
+    fn rejects_nul_in_every_path() {
+        for extra in [
+            r#""mounts":[{"destination":"/tmp\u0000x","type":"tmpfs","source":"tmpfs"}]"#,
+            r#""mounts":[{"destination":"/m","type":"bind","source":"/a\u0000b","options":["bind"]}]"#,
+            r#""linux":{"maskedPaths":["/proc/kc\u0000ore"]}"#,
+            r#""linux":{"readonlyPaths":["/proc/\u0000"]}"#,
+            r#""linux":{"devices":[{"path":"/dev/x\u0000","type":"c","major":1,"minor":3}]}"#,
+            r#""linux":{"cgroupsPath":"/a\u0000"}"#,
+            r#""hooks":{"prestart":[{"path":"/bin/tr\u0000ue"}]}"#,
+            r#""hostname":"h\u0000""#,
+        ] {
+            let err = validate(&with(extra)).unwrap_err();
+            assert!(err.contains("NUL"), "{extra}: {err}");
+        }
+        let s = parse(r#"{"ociVersion":"1.0.2","root":{"path":"r\u0000"}}"#);
+        assert!(validate(&s).unwrap_err().contains("root.path holds a NUL"));
+    }
+
+    #[test]
+    fn sysctls_must_be_namespaced() {
+        let ns = r#""namespaces":[{"type":"ipc"},{"type":"network"},{"type":"uts"}]"#;
+        for ok in [
+            "kernel.shmmax",
+            "kernel.msgmax",
+            "kernel.sem",
+            "fs.mqueue.msg_max",
+            "net.ipv4.ip_forward",
+            "net/ipv4/ip_forward",
+            "kernel.hostname",
+            "kernel.domainname",
+        ] {
+            let s = with(&format!(r#""linux":{{{ns},"sysctl":{{"{ok}":"1"}}}}"#));
+            assert!(validate(&s).is_ok(), "{ok}");
+        }
+        for host in [
+            "fs.lease-break-time",
+            "kernel.core_pattern",
+            "vm.overcommit_memory",
+            "kernel.shm_next_id",
+        ] {
+            let s = with(&format!(r#""linux":{{{ns},"sysctl":{{"{host}":"1"}}}}"#));
+            assert!(
+                validate(&s).unwrap_err().contains("not namespaced"),
+                "{host}"
+            );
+        }
+        for (key, missing) in [
+            ("net.ipv4.ip_forward", "net namespace"),
+            ("kernel.shmmax", "ipc"),
+            ("kernel.hostname", "uts"),
+        ] {
+            let s = with(&format!(
+                r#""linux":{{"namespaces":[],"sysctl":{{"{key}":"1"}}}}"#
+            ));
+            let err = validate(&s).unwrap_err();
+            assert!(err.contains(missing), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn user_ids_are_bounded() {
+        for (field, v) in [
+            ("uid", 4294967295u64),
+            ("gid", 4294967295),
+            ("uid", 2147483648),
+        ] {
+            let other = if field == "uid" { "gid" } else { "uid" };
+            let s = parse(&format!(
+                r#"{{"ociVersion":"1.0.2","root":{{"path":"r"}},"process":{{"cwd":"/","user":{{"{field}":{v},"{other}":0}},"args":["sh"]}}}}"#
+            ));
+            let err = validate(&s).unwrap_err();
+            assert!(err.contains(&format!("process.user.{field}")), "{err}");
+        }
+        let s = parse(
+            r#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/","user":{"uid":2147483647,"gid":0,"additionalGids":[4294967295]},"args":["sh"]}}"#,
+        );
+        assert!(validate(&s).unwrap_err().contains("additionalGids"));
     }
 
     #[test]

@@ -97,23 +97,86 @@ pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> Result<(), TtyError> {
     Ok(())
 }
 
-/// Bind the pty peer over /dev/console (created inside the root if missing), as runc does, so
-/// programs that write to the console reach the terminal.
-fn mount_dev_console(pts: &str) -> Result<(), TtyError> {
-    use crate::rootfs::resolve::{fd_path, Root};
+/// Bind the pty peer over /dev/console, as runc does, so programs that write to the console
+/// reach the terminal. The target is reached without any symlink: a /dev/console that is a
+/// symlink (or anything but a file or device) is replaced by an empty file first, and the
+/// peer's own fd is what is bound, so neither end can be redirected (CVE-2025-52565 class).
+fn mount_dev_console(peer: BorrowedFd<'_>) -> Result<(), TtyError> {
+    use crate::rootfs::resolve::{openat2, Root};
     use std::os::fd::AsFd;
-    let root = Root::open(Path::new("/")).map_err(|e| TtyError::Console(e.to_string()))?;
-    let fd = root
-        .create_file(Path::new("/dev/console"), 0o666)
-        .map_err(|e| TtyError::Console(e.to_string()))?;
-    nix::mount::mount(
-        Some(pts),
-        &fd_path(fd.as_fd()),
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
-        None::<&str>,
+    let console_err = |e: &dyn std::fmt::Display| TtyError::Console(e.to_string());
+    let root = Root::open(Path::new("/")).map_err(|e| console_err(&e))?;
+    let dev = root
+        .open_no_symlinks(Path::new("/dev"), libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| console_err(&e))?;
+    let name = c"console";
+    let kind = |st: &libc::stat| st.st_mode & libc::S_IFMT;
+    match nix::sys::stat::fstatat(&dev, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if kind(&st) == libc::S_IFREG || kind(&st) == libc::S_IFCHR => {}
+        Ok(st) if kind(&st) == libc::S_IFDIR => {
+            return Err(TtyError::Console("/dev/console is a directory".into()))
+        }
+        Ok(_) => nix::unistd::unlinkat(&dev, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
+            .map_err(sys("unlink /dev/console (not a file)"))?,
+        Err(nix::Error::ENOENT) => {}
+        Err(e) => return Err(sys("stat /dev/console")(e)),
+    }
+    match nix::fcntl::openat(
+        &dev,
+        name,
+        nix::fcntl::OFlag::O_CREAT
+            | nix::fcntl::OFlag::O_EXCL
+            | nix::fcntl::OFlag::O_WRONLY
+            | nix::fcntl::OFlag::O_NOFOLLOW
+            | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+    ) {
+        Ok(_) | Err(nix::Error::EEXIST) => {}
+        Err(e) => return Err(sys("create /dev/console")(e)),
+    }
+    let resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    let target = openat2(dev.as_fd(), Path::new("console"), libc::O_PATH, 0, resolve)
+        .map_err(|e| console_err(&format!("open /dev/console: {e}")))?;
+    let st = nix::sys::stat::fstat(&target).map_err(sys("fstat /dev/console"))?;
+    if kind(&st) != libc::S_IFREG && kind(&st) != libc::S_IFCHR {
+        return Err(TtyError::Console("/dev/console is not a file".into()));
+    }
+    crate::rootfs::fdmount::bind(
+        peer,
+        target.as_fd(),
+        false,
+        "bind the pty over /dev/console",
     )
-    .map_err(sys("bind the pty over /dev/console"))
+    .map_err(|e| console_err(&e))?;
+    Ok(())
+}
+
+/// Open the container's /dev/ptmx (resolved inside the root) and check that it is the pty
+/// multiplexer (char 5:2), not a fifo or file the image put there.
+fn open_ptmx() -> Result<OwnedFd, TtyError> {
+    use crate::rootfs::resolve::Root;
+    let root = Root::open(Path::new("/")).map_err(|e| TtyError::Console(format!("open /: {e}")))?;
+    let fd = root
+        .open_path(
+            Path::new("/dev/ptmx"),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_NONBLOCK,
+        )
+        .map_err(|e| TtyError::Console(e.to_string()))?;
+    let st = nix::sys::stat::fstat(&fd).map_err(sys("fstat /dev/ptmx"))?;
+    let ptmx = st.st_mode & libc::S_IFMT == libc::S_IFCHR
+        && libc::major(st.st_rdev) == 5
+        && libc::minor(st.st_rdev) == 2;
+    if !ptmx {
+        return Err(TtyError::Console(
+            "/dev/ptmx is not the pty multiplexer (char 5:2)".into(),
+        ));
+    }
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_RDWR),
+    )
+    .map_err(sys("fcntl(/dev/ptmx, F_SETFL)"))?;
+    Ok(fd)
 }
 
 /// Open a new pty in the current root's /dev/ptmx, send its master over `console`, and make
@@ -124,12 +187,7 @@ pub fn setup_console(
     size: Option<(u16, u16)>,
     dev_console: bool,
 ) -> Result<(), TtyError> {
-    let master = nix::fcntl::open(
-        "/dev/ptmx",
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(sys("open /dev/ptmx"))?;
+    let master = open_ptmx()?;
     let mut unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads an int from the pointer we pass.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) } != 0 {
@@ -167,7 +225,7 @@ pub fn setup_console(
     }
     let name = format!("/dev/pts/{n}");
     if dev_console {
-        mount_dev_console(&name)?;
+        mount_dev_console(std::os::fd::AsFd::as_fd(&peer))?;
     }
     send_fd(console, master.as_raw_fd(), &name)?;
     drop(master);

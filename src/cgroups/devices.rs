@@ -116,13 +116,25 @@ fn validate(rule: &LinuxDeviceCgroup) -> Result<DeviceRule, CgroupError> {
     })
 }
 
-/// The rules to apply: the spec's, then runc's defaults. No spec rules: nothing to apply (the
-/// defaults only add to a cgroup that allows everything).
-pub fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, CgroupError> {
-    if spec.is_empty() {
-        return Ok(Vec::new());
+/// Deny every device: the rule every container's list starts with.
+fn deny_all() -> DeviceRule {
+    DeviceRule {
+        allow: false,
+        kind: 'a',
+        major: None,
+        minor: None,
+        access: "rwm".to_string(),
     }
-    let mut rules = spec.iter().map(validate).collect::<Result<Vec<_>, _>>()?;
+}
+
+/// The rules to apply, as runc builds them: deny all, then the spec's, then the always-allowed
+/// devices. A config that lists no rule (or none at all) thus gets the default devices only,
+/// never every device of the host: CAP_MKNOD plus an empty list must not open 10:237.
+pub fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, CgroupError> {
+    let mut rules = vec![deny_all()];
+    for r in spec {
+        rules.push(validate(r)?);
+    }
     rules.extend(default_rules());
     Ok(rules)
 }
@@ -214,13 +226,14 @@ mod tests {
         let eff = effective_rules(&spec).unwrap();
         let writes = v1_writes(&eff);
         assert_eq!(writes[0], ("devices.deny", "a".to_string()));
-        assert_eq!(writes[1], ("devices.allow", "c 1:5 rwm".to_string()));
-        assert_eq!(writes[2], ("devices.deny", "c 10:229 rwm".to_string()));
-        assert_eq!(writes[3], ("devices.allow", "c 136:* rw".to_string()));
-        assert_eq!(writes[4], ("devices.allow", "c *:* m".to_string()));
-        assert_eq!(writes[5], ("devices.allow", "b *:* m".to_string()));
-        assert_eq!(writes[6], ("devices.allow", "c 1:3 rwm".to_string()));
-        assert_eq!(writes.len(), 4 + 11);
+        assert_eq!(writes[1], ("devices.deny", "a".to_string()));
+        assert_eq!(writes[2], ("devices.allow", "c 1:5 rwm".to_string()));
+        assert_eq!(writes[3], ("devices.deny", "c 10:229 rwm".to_string()));
+        assert_eq!(writes[4], ("devices.allow", "c 136:* rw".to_string()));
+        assert_eq!(writes[5], ("devices.allow", "c *:* m".to_string()));
+        assert_eq!(writes[6], ("devices.allow", "b *:* m".to_string()));
+        assert_eq!(writes[7], ("devices.allow", "c 1:3 rwm".to_string()));
+        assert_eq!(writes.len(), 1 + 4 + 11);
         assert!(restricts(&eff));
         let state = emulate(&eff);
         assert!(!state.default_allow);
@@ -230,8 +243,15 @@ mod tests {
     }
 
     #[test]
-    fn no_rules_means_nothing_to_do() {
-        assert!(effective_rules(&[]).unwrap().is_empty());
+    fn no_rules_means_default_devices_only() {
+        let eff = effective_rules(&[]).unwrap();
+        assert_eq!(eff[0], deny_all());
+        assert_eq!(eff.len(), 1 + 11);
+        assert!(restricts(&eff));
+        let state = emulate(&eff);
+        assert!(!state.default_allow);
+        let prog = super::super::devices_bpf::program(&state);
+        assert!(!prog.is_empty());
         assert!(!restricts(&[]));
     }
 

@@ -88,6 +88,9 @@ pub enum CgroupError {
     /// The saved paths do not fit the host's cgroup layout.
     #[error("saved cgroup path for {key:?} ({path}) does not fit the host cgroup layout")]
     SavedPathMismatch { key: String, path: PathBuf },
+    /// A saved cgroup that is not the container's own: nothing is done to it.
+    #[error("refusing to act on cgroup {path}: {reason}")]
+    NotTheContainers { path: PathBuf, reason: &'static str },
 }
 
 impl CgroupError {

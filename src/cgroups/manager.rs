@@ -89,7 +89,7 @@ impl FsManager {
         for (key, dir) in paths {
             if key == UNIFIED_KEY {
                 let u = layout.unified().ok_or_else(|| mismatch(key, dir))?;
-                if !dir.starts_with(&u.mount_point) {
+                if !path::strictly_below(&u.mount_point, dir) {
                     return Err(mismatch(key, dir));
                 }
                 unified = Some((u.mount_point.clone(), dir.clone()));
@@ -100,7 +100,7 @@ impl FsManager {
                 .iter()
                 .find(|h| h.controllers.iter().any(|c| c == key))
                 .ok_or_else(|| mismatch(key, dir))?;
-            if !dir.starts_with(&h.mount_point) {
+            if !path::strictly_below(&h.mount_point, dir) {
                 return Err(mismatch(key, dir));
             }
             match v1.iter().find(|d| d.hierarchy == *h) {
@@ -126,6 +126,40 @@ impl FsManager {
             pure_v2: matches!(layout, Layout::V2 { .. }),
             placement,
         })
+    }
+
+    /// Check that every directory is the one `expected` (the container's cgroupsPath) names
+    /// and, while the container's init lives, that it is in there: a state file naming some
+    /// other cgroup (`..`, the hierarchy root, a sibling) must never get its processes killed.
+    pub fn check_owned(
+        &self,
+        expected: &CgroupsPath,
+        init_pid: Option<i32>,
+    ) -> Result<(), CgroupError> {
+        let dirs = self
+            .v1
+            .iter()
+            .map(|d| (&d.hierarchy.mount_point, &d.dir))
+            .chain(self.unified.as_ref().map(|(m, d)| (m, d)));
+        for (mount_point, dir) in dirs {
+            if !path::fits(mount_point, dir, expected) {
+                return Err(CgroupError::NotTheContainers {
+                    path: dir.clone(),
+                    reason: "it is not the cgroup the container's linux.cgroupsPath names",
+                });
+            }
+        }
+        if let (Some(pid), Some(dir)) = (init_pid, self.procs_dir()) {
+            let mut pids = Vec::new();
+            fsio::procs_recursive(dir, &mut pids)?;
+            if !pids.contains(&pid) {
+                return Err(CgroupError::NotTheContainers {
+                    path: dir.to_path_buf(),
+                    reason: "the container's init is not in it",
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The container's directory that holds `controller`'s files (`""`: the cgroup2 one).
@@ -492,6 +526,22 @@ mod tests {
         assert!(matches!(
             FsManager::from_paths(&layout, &paths),
             Err(CgroupError::SavedPathMismatch { .. })
+        ));
+        for bad in ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/x/../.."] {
+            let mut paths = BTreeMap::new();
+            paths.insert("memory".to_string(), PathBuf::from(bad));
+            assert!(FsManager::from_paths(&layout, &paths).is_err(), "{bad}");
+        }
+        let mut paths = BTreeMap::new();
+        paths.insert(
+            "memory".to_string(),
+            PathBuf::from("/sys/fs/cgroup/memory/other"),
+        );
+        let m = FsManager::from_paths(&layout, &paths).unwrap();
+        let expected = CgroupsPath::Absolute(PathBuf::from("docker/abc"));
+        assert!(matches!(
+            m.check_owned(&expected, None),
+            Err(CgroupError::NotTheContainers { .. })
         ));
         let mut paths = BTreeMap::new();
         paths.insert(

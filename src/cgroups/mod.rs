@@ -115,5 +115,20 @@ pub fn manager_from_paths(
     Ok(Box::new(FsManager::from_paths(layout, paths)?))
 }
 
+/// As [`manager_from_paths`], checked to be the container's own cgroup: each directory is the
+/// one its `linux.cgroupsPath` (None: `id`) names, and holds its init while that lives.
+pub fn container_manager(
+    layout: &Layout,
+    paths: &BTreeMap<String, PathBuf>,
+    cgroups_path: Option<&str>,
+    id: &str,
+    live_init: Option<i32>,
+) -> Result<Box<dyn Manager>, CgroupError> {
+    let m = FsManager::from_paths(layout, paths)?;
+    let expected = path::parse_cgroups_path(cgroups_path, id)?;
+    m.check_owned(&expected, live_init)?;
+    Ok(Box::new(m))
+}
+
 #[cfg(test)]
 mod host_tests;

@@ -68,6 +68,33 @@ pub fn parse_cgroups_path(path: Option<&str>, id: &str) -> Result<CgroupsPath, C
     })
 }
 
+/// Whether `dir` is strictly below `mount_point`, by plain components only (no `..` or `.`
+/// that could climb back up, and not the hierarchy's root itself).
+pub fn strictly_below(mount_point: &Path, dir: &Path) -> bool {
+    match dir.strip_prefix(mount_point) {
+        Ok(rel) => {
+            rel.components().next().is_some()
+                && rel.components().all(|c| matches!(c, Component::Normal(_)))
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether a saved directory can be the cgroup that `expected` (the container's
+/// `linux.cgroupsPath`, cleaned) names in the hierarchy mounted at `mount_point`: exactly it
+/// for an absolute path, a directory ending with it for a relative one (which is taken below
+/// the runtime's own cgroup, wherever that was at create).
+pub fn fits(mount_point: &Path, dir: &Path, expected: &CgroupsPath) -> bool {
+    if !strictly_below(mount_point, dir) {
+        return false;
+    }
+    let rel = dir.strip_prefix(mount_point).unwrap_or(dir);
+    match expected {
+        CgroupsPath::Absolute(p) => rel == p,
+        CgroupsPath::Relative(p) => rel.ends_with(p),
+    }
+}
+
 /// The runtime's own cgroups, from `/proc/self/cgroup`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnCgroups {
@@ -191,6 +218,37 @@ mod tests {
 
     fn own() -> OwnCgroups {
         OwnCgroups::parse(OWN, Path::new("cgroup")).unwrap()
+    }
+
+    #[test]
+    fn saved_dirs_must_fit_the_configured_path() {
+        let mp = Path::new("/sys/fs/cgroup/memory");
+        let abs = CgroupsPath::Absolute(PathBuf::from("docker/abc"));
+        let rel = CgroupsPath::Relative(PathBuf::from("abc"));
+        assert!(fits(
+            mp,
+            Path::new("/sys/fs/cgroup/memory/docker/abc"),
+            &abs
+        ));
+        assert!(fits(
+            mp,
+            Path::new("/sys/fs/cgroup/memory/user.slice/abc"),
+            &rel
+        ));
+        for bad in [
+            "/sys/fs/cgroup/memory",
+            "/sys/fs/cgroup/memory/",
+            "/sys/fs/cgroup/memory/docker/abc/..",
+            "/sys/fs/cgroup/memory/docker/../docker/abc",
+            "/sys/fs/cgroup/memory/other",
+            "/sys/fs/cgroup/memory/docker/abc/sub",
+            "/sys/fs/cgroup/cpu/docker/abc",
+            "/etc",
+        ] {
+            assert!(!fits(mp, Path::new(bad), &abs), "{bad}");
+        }
+        assert!(!fits(mp, Path::new("/sys/fs/cgroup/memory/x/../abc"), &rel));
+        assert!(!fits(mp, Path::new("/sys/fs/cgroup/memory/abcd"), &rel));
     }
 
     #[test]

@@ -869,7 +869,8 @@ mod tests {
             "memory":{"disableOOMKiller":false},"cpu":{"shares":0},"blockIO":{"weight":0}}"#;
         let got = plan_lines(json, &hybrid(), &FakeProbe::default());
         assert_eq!(got[0], "devices:devices.deny=a");
-        assert_eq!(got[1], "devices:devices.allow=c 1:5 rwm");
+        assert_eq!(got[1], "devices:devices.deny=a");
+        assert_eq!(got[2], "devices:devices.allow=c 1:5 rwm");
         assert!(got.iter().all(|l| l.starts_with("devices:")), "{got:?}");
     }
 

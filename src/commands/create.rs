@@ -4,7 +4,7 @@ use super::lifecycle::Cleanup;
 use anyhow::{anyhow, bail, Context, Result};
 use rrun::cgroups::{self, Manager};
 use rrun::container::state::{OciState, SavedState, Status};
-use rrun::container::{write_atomic, ContainerDir, EXEC_FIFO};
+use rrun::container::{write_atomic, ContainerDir};
 use rrun::hooks::{self, Kind};
 use rrun::init::{self, InitPlan, ParentSide};
 use rrun::logging::Logger;
@@ -178,6 +178,7 @@ pub fn create(
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     let ns = rrun::namespaces::plan(&ns_list)?;
+    check_sysctl_namespaces_not_host(&bundle.spec, &ns_list)?;
     let caps = process
         .capabilities()
         .as_ref()
@@ -199,15 +200,17 @@ pub fn create(
     let mut cleanup = Cleanup::new(dir.path.clone());
     cgroup.create()?;
     let cgroup = &**cleanup.cgroup.insert(cgroup);
-    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-        cgroup.apply(r)?;
+    // Device rules are always applied (deny all, the config's, the defaults), even when the
+    // config has no linux.resources at all.
+    let mut resources = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    if resources.devices().is_none() {
+        resources.set_devices(Some(Vec::new()));
     }
-    let fifo = dir.path.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .with_context(|| format!("mkfifo {}", fifo.display()))?;
-    // Writable by any user the container runs as (mkfifo's mode went through our umask).
-    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
-        .with_context(|| format!("chmod {}", fifo.display()))?;
+    cgroup.apply(&resources)?;
+    // The init opens them as the container's root, before it switches to the process's user.
+    rrun::container::start_fifos::make(&dir.path, container_root_owner(&bundle.spec))?;
     let state_dir: OwnedFd = dir.file().try_clone().context("dup state dir fd")?.into();
 
     let created = rrun::timefmt::now(true);
@@ -216,7 +219,7 @@ pub fn create(
         created: created.clone(),
         bundle: bundle.clone(),
         ns,
-        state_dir,
+        state_dir: Some(state_dir),
         console: console_fd,
         preserve_fds: args.preserve_fds + listen_fds,
         no_pivot: args.no_pivot,
@@ -265,6 +268,57 @@ pub fn create(
         state,
         pty_master,
     })
+}
+
+/// The host uid and gid of the container's root (root itself without a user namespace).
+fn container_root_owner(spec: &oci_spec::runtime::Spec) -> (u32, u32) {
+    let host_of = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.into_iter()
+            .flatten()
+            .find(|m| m.container_id() == 0 && m.size() > 0)
+            .map_or(0, |m| m.host_id())
+    };
+    let linux = spec.linux().as_ref();
+    (
+        host_of(linux.and_then(|l| l.uid_mappings().as_ref())),
+        host_of(linux.and_then(|l| l.gid_mappings().as_ref())),
+    )
+}
+
+/// A namespaced sysctl is only the container's own when its namespace is not the host's: a
+/// `path` that names rrun's own namespace (runc checks the network one) is refused.
+fn check_sysctl_namespaces_not_host(
+    spec: &oci_spec::runtime::Spec,
+    list: &[oci_spec::runtime::LinuxNamespace],
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    for key in sysctl.keys() {
+        let Some(typ) = rrun::spec::sysctl_namespace(key) else {
+            continue;
+        };
+        let Some(path) = list
+            .iter()
+            .find(|n| n.typ() == typ)
+            .and_then(|n| n.path().as_ref())
+        else {
+            continue;
+        };
+        let own = format!("/proc/self/ns/{}", rrun::namespaces::type_name(typ));
+        let same =
+            |a: &std::fs::Metadata, b: &std::fs::Metadata| a.dev() == b.dev() && a.ino() == b.ino();
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(path), std::fs::metadata(&own)) {
+            if same(&a, &b) {
+                bail!(
+                    "linux.sysctl {key:?}: the {typ} namespace {} is the host's: refusing to change the host",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The spec's `linux.seccomp` compiled to a filter (before anything exists, so a bad profile

@@ -212,7 +212,8 @@ pub fn cmd(root: &Path, a: &ExecArgs) -> Result<i32> {
             rootfs: st.rootfs.clone(),
         },
         ns: join_plan(&st)?,
-        state_dir: dir.file().try_clone().context("dup state dir fd")?.into(),
+        // An entering process gets no fd of the host's state directory.
+        state_dir: None,
         console: console_fd,
         preserve_fds: a.preserve_fds,
         no_pivot: false,

@@ -1,14 +1,12 @@
 //! The steps several commands share: the cleanup of a failed create, `start`'s hand-over
 //! through the exec fifo, waiting for an init to die, and destroying a stopped container.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use rrun::cgroups::{self, Manager};
 use rrun::container::state::{SavedState, Status};
-use rrun::container::{ContainerDir, EXEC_FIFO};
+use rrun::container::ContainerDir;
 use rrun::hooks::{self, Kind};
 use rrun::logging::Logger;
-use std::io::Read;
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -61,9 +59,19 @@ pub fn cgroup_of(st: &SavedState) -> Result<Option<Box<dyn Manager>>> {
         return Ok(None);
     }
     let layout = cgroups::detect()?;
-    Ok(Some(cgroups::manager_from_paths(
+    let cgroups_path = st
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let live_init = st.init_alive().then_some(st.init_pid);
+    Ok(Some(cgroups::container_manager(
         &layout,
         &st.cgroup_paths,
+        cgroups_path.as_deref(),
+        &st.id,
+        live_init,
     )?))
 }
 
@@ -77,46 +85,11 @@ pub fn status(dir: &ContainerDir, st: &SavedState) -> Status {
     })
 }
 
-/// Open the exec fifo and release the init; waits until the container's program is executed
-/// (the init's end of the fifo closes on exec) and reports an init that failed instead.
+/// Release the init through the start fifos; waits until the container's program is executed
+/// and reports an init that failed instead.
 pub fn release_init(dir: &ContainerDir, st: &SavedState) -> Result<()> {
-    let fifo_path = dir.path.join(EXEC_FIFO);
-    let fd = nix::fcntl::open(
-        &fifo_path,
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| anyhow!("open exec fifo {}: {e}", fifo_path.display()))?;
-    // The init blocks in open(O_WRONLY) until a reader exists; it then writes one byte. If it
-    // died, nobody ever writes: poll with a timeout and check it is still alive.
-    loop {
-        let mut pfd = [nix::poll::PollFd::new(
-            fd.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16)) {
-            Ok(0) => {
-                if !st.init_alive() {
-                    bail!("container init exited before start");
-                }
-            }
-            Ok(_) => break,
-            Err(nix::Error::EINTR) => {}
-            Err(e) => bail!("poll exec fifo: {e}"),
-        }
-    }
-    let _ = std::fs::remove_file(&fifo_path);
-    // Blocking from here: the init's write end stays open until its exec (close-on-exec).
-    let flags = nix::fcntl::OFlag::O_RDONLY;
-    nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
-    let mut f = std::fs::File::from(fd);
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)?;
-    match buf.split_first() {
-        Some((b'0', [])) => Ok(()),
-        Some((b'0', rest)) => bail!("{}", String::from_utf8_lossy(rest)),
-        _ => bail!("container init exited before start"),
-    }
+    rrun::container::start_fifos::release(&dir.path, &|| st.init_alive())?;
+    Ok(())
 }
 
 /// `start` on a locked, created container: release the init, then run poststart hooks.

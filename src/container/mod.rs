@@ -2,6 +2,7 @@
 //! create and start, the exec fifo. An exclusive flock on the directory serialises commands on
 //! one id; ids are validated before any path is built from them.
 
+pub mod start_fifos;
 pub mod state;
 
 use nix::fcntl::{Flock, FlockArg};
@@ -10,8 +11,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The fifo the container's init blocks on until `start` opens it.
-pub const EXEC_FIFO: &str = "exec.fifo";
+pub use start_fifos::{EXEC_FIFO, EXEC_STATUS};
 pub const STATE_FILE: &str = "state.json";
 
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,8 @@
 //! - stage-2 ([`stage2`]): the container's init: rootfs, pivot_root, terminal, hostname,
 //!   sysctls, rlimits, credentials and capabilities; waits on the exec fifo; execve.
 
+pub mod fds;
+pub mod procfs;
 pub mod stage1;
 pub mod stage2;
 pub mod sync;
@@ -54,9 +56,9 @@ pub struct InitPlan {
     pub created: String,
     pub bundle: Bundle,
     pub ns: NamespacePlan,
-    /// The container's state directory (the init opens `exec.fifo` relative to it, after
-    /// pivot_root).
-    pub state_dir: OwnedFd,
+    /// The container's state directory: the init opens the start fifos through it before
+    /// anything of the container exists, then closes it. None for `rrun exec`.
+    pub state_dir: Option<OwnedFd>,
     /// The connected console socket, when the process has a terminal.
     pub console: Option<OwnedFd>,
     pub preserve_fds: u32,

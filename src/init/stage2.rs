@@ -1,16 +1,16 @@
 //! Stage-2: the container's init (pid 1 of a new pid namespace). Sets up the container from
 //! inside its namespaces, reports `Ready`, blocks on the exec fifo until `start`, and execs.
 
+use super::procfs::ProcFs;
 use super::sync::{send_msg, Message};
-use super::{sysctl, wait_for, InitPlan};
+use super::{fds, sysctl, wait_for, InitPlan};
+use crate::container::start_fifos::InitEnds;
 use crate::container::state::{OciState, Status};
-use crate::container::EXEC_FIFO;
 use crate::hooks::{self, Kind};
 use crate::process::{exec, rlimits, sched, user};
 use crate::rootfs::{self, RootfsPlan};
 use oci_spec::runtime::LinuxNamespaceType;
-use std::io::Write;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
 
 /// The state hooks get on stdin, as far as the init knows it.
@@ -54,22 +54,6 @@ fn host_pid() -> i32 {
         .unwrap_or(0)
 }
 
-/// Block until `start` opens the fifo, then tell it we are going. Returns the fifo so an exec
-/// failure can be reported through it.
-fn wait_for_start(state_dir: BorrowedFd<'_>) -> Result<std::fs::File, String> {
-    let fd = nix::fcntl::openat(
-        state_dir,
-        EXEC_FIFO,
-        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| format!("open exec fifo: {e}"))?;
-    let mut f = std::fs::File::from(fd);
-    f.write_all(b"0")
-        .map_err(|e| format!("write exec fifo: {e}"))?;
-    Ok(f)
-}
-
 /// Run the init. Returns only with an error message (on success it execs).
 pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> String {
     match setup(plan, sock) {
@@ -86,11 +70,22 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         .process()
         .as_ref()
         .ok_or("config.json has no process to start")?;
-    // No ptrace and no /proc/PID/fd of this process for anyone in the container until exec
-    // resets it: it still holds fds of the host (state dir, console socket).
+    // No ptrace and no /proc/PID/fd of this process for unprivileged processes of the
+    // container until exec resets it.
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
-    if plan.exec {
+    // The start fifos are opened through the state directory while nothing of the container
+    // exists; then every fd not needed any more (the state directory among them) is closed.
+    let mut fifos = match &plan.state_dir {
+        Some(dir) => Some(InitEnds::open(dir.as_fd()).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let mut keep = vec![sock.as_raw_fd()];
+    keep.extend(plan.console.as_ref().map(|c| c.as_raw_fd()));
+    keep.extend(fifos.iter().flat_map(|f| f.raw_fds()));
+    fds::close_all_but(3 + plan.preserve_fds as i32, &keep)
+        .map_err(|e| format!("close_range (the runtime's own fds): {e}"))?;
+    let Some(fifos) = fifos.as_mut() else {
         // `rrun exec`: the container is set up already; this process only joined it.
         setup_terminal(plan, process, false)?;
         let exec_plan = setup_process(plan, process)?;
@@ -101,15 +96,15 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         let msg = exec_plan.exec().to_string();
         eprintln!("rrun: {msg}");
         return Err(msg);
-    }
+    };
     let pid = host_pid();
     setup_container(plan, sock, process, pid)?;
     let exec_plan = setup_process(plan, process)?;
     send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
-    let mut fifo = wait_for_start(plan.state_dir.as_fd())?;
+    fifos.wait_for_start().map_err(|e| e.to_string())?;
     let started = state_json(plan, pid, Status::Created);
-    let report = |fifo: &mut std::fs::File, msg: String| {
-        let _ = fifo.write_all(msg.as_bytes());
+    let mut report = |msg: String| {
+        fifos.report(&msg);
         msg
     };
     let spec = &plan.bundle.spec;
@@ -118,17 +113,17 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         &Kind::StartContainer.of(spec),
         &started,
     ) {
-        return Err(report(&mut fifo, e.to_string()));
+        return Err(report(e.to_string()));
     }
     if let Err(e) = exec::prepare_inheritance(plan.preserve_fds) {
-        return Err(report(&mut fifo, format!("prepare fds for exec: {e}")));
+        return Err(report(format!("prepare fds for exec: {e}")));
     }
     if let Err(e) = load_seccomp_before_exec(plan, process) {
-        return Err(report(&mut fifo, e));
+        return Err(report(e));
     }
     let e = exec_plan.exec();
-    // Tell `start` (reading the fifo) and the container's stderr why.
-    let msg = report(&mut fifo, e.to_string());
+    // Tell `start` (reading the status fifo) and the container's stderr why.
+    let msg = report(e.to_string());
     eprintln!("rrun: {msg}");
     Err(msg)
 }
@@ -192,7 +187,15 @@ fn setup_container(
         in_userns: plan.ns.has(LinuxNamespaceType::User),
         cgroup_steps: &plan.cgroup_steps,
     };
-    rootfs::prepare(&rplan).map_err(|e| format!("error preparing rootfs: {e}"))?;
+    let sysctls = linux
+        .and_then(|l| l.sysctl().as_ref())
+        .filter(|s| !s.is_empty());
+    // The host's /proc, checked, opened before any mount of the container exists.
+    let proc = match sysctls {
+        Some(_) => Some(ProcFs::open().map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let root = rootfs::prepare(&rplan).map_err(|e| format!("error preparing rootfs: {e}"))?;
     send_msg(sock, &Message::RunCreateHooks).map_err(|e| e.to_string())?;
     wait_for(sock, Message::HooksDone, "HooksDone")?;
     let creating = state_json(plan, pid, Status::Creating);
@@ -202,8 +205,15 @@ fn setup_container(
         &creating,
     )
     .map_err(|e| e.to_string())?;
-    rootfs::pivot(&rplan, plan.no_pivot)
+    // This process is in the container's namespaces already, so these writes change the
+    // container's sysctls; they go through the verified handle, never the image's /proc.
+    if let (Some(s), Some(proc)) = (sysctls, &proc) {
+        sysctl::apply(proc, s).map_err(|e| e.to_string())?;
+    }
+    drop(proc);
+    rootfs::pivot(&rplan, &root, plan.no_pivot)
         .map_err(|e| format!("error jailing process inside rootfs: {e}"))?;
+    drop(root);
     setup_terminal(plan, process, true)?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         if !plan.ns.has(LinuxNamespaceType::Uts) {
@@ -219,9 +229,6 @@ fn setup_container(
         if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
             return Err(format!("setdomainname {d:?}: {}", nix::Error::last()));
         }
-    }
-    if let Some(s) = linux.and_then(|l| l.sysctl().as_ref()) {
-        sysctl::apply(s).map_err(|e| e.to_string())?;
     }
     // Masked and readonly paths (/proc/sys among them) come after the sysctls, as in runc.
     rootfs::finalize(&rplan).map_err(|e| format!("error finalizing rootfs: {e}"))?;
@@ -275,13 +282,7 @@ fn setup_process(
     if let Some(caps) = &plan.caps {
         caps.apply_rest().map_err(|e| e.to_string())?;
     }
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd).map_err(|e| {
-        format!(
-            "chdir to cwd ({}) set in config.json failed: {e}",
-            cwd.display()
-        )
-    })?;
+    chdir_in_root(process.cwd())?;
     nix::sys::stat::umask(user::umask(process.user()));
     let mut env = process.env().clone().unwrap_or_default();
     if env.iter().any(|e| e.starts_with("LISTEN_FDS=")) {
@@ -290,4 +291,21 @@ fn setup_process(
     let args = process.args().clone().unwrap_or_default();
     let path = exec::look_path(&args[0], exec::env_path(&env)).map_err(|e| e.to_string())?;
     exec::ExecPlan::new(path, &args, &env).map_err(|e| e.to_string())
+}
+
+/// Change to the process's cwd, resolved inside the container's root with no magic link on the
+/// way: `/proc/self/fd/N` (an fd of the host the process may still hold) must not give it a
+/// cwd outside the root (CVE-2024-21626 class).
+fn chdir_in_root(cwd: &Path) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| {
+        format!(
+            "chdir to cwd ({}) set in config.json failed: {e}",
+            cwd.display()
+        )
+    };
+    let root = crate::rootfs::resolve::Root::open(Path::new("/")).map_err(|e| fail(&e))?;
+    let dir = root
+        .open_path(cwd, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| fail(&e))?;
+    nix::unistd::fchdir(&dir).map_err(|e| fail(&e))
 }

@@ -6,6 +6,7 @@
 //! 3. [`finalize`]: masked paths, readonly paths, a read-only root.
 
 pub mod devices;
+pub mod fdmount;
 pub mod mount_options;
 pub mod mounts;
 pub mod resolve;
@@ -56,6 +57,12 @@ pub enum RootfsError {
     Unsupported { what: String },
     #[error("{path} exists and is not the device linux.devices asks for")]
     DeviceMismatch { path: PathBuf },
+    #[error("{path} in the container is not {want}: refusing to use it")]
+    NotTheDevice { path: PathBuf, want: &'static str },
+    #[error(transparent)]
+    FdMount(#[from] fdmount::FdMountError),
+    #[error("filesystem {fstype:?} must be mounted on an ordinary directory, and {dest} is reached through a symlink")]
+    SymlinkedSpecialMount { fstype: String, dest: PathBuf },
 }
 
 /// What the rootfs code needs from the container's config and environment.
@@ -105,14 +112,20 @@ fn mount_point_of(path: &Path) -> Option<PathBuf> {
         .max_by_key(|mp| mp.as_os_str().len())
 }
 
-/// Steps before pivot_root. Returns the opened root for the caller's later steps.
-pub fn prepare(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
+/// Steps before pivot_root. The rootfs is opened once, here, and only that fd is used from
+/// then on: a clone of it is attached on top of it (the bind of the rootfs onto itself) and
+/// that mount is the one returned, populated and later pivoted into, so a `root.path` symlink
+/// swapped while `create` runs cannot make the container enter another directory.
+pub fn prepare(plan: &RootfsPlan<'_>) -> Result<Root, RootfsError> {
     let prop = plan.propagation();
     // Nothing mounted from here on may propagate back to the host.
     mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
         .map_err(sys("set propagation of", Path::new("/")))?;
+    let pinned = Root::open(plan.rootfs)?;
+    // Where the opened directory really is (the host's /proc is still ours here).
+    let real = std::fs::read_link(fd_path(pinned.as_fd())).unwrap_or(plan.rootfs.to_path_buf());
     // pivot_root refuses a new root whose parent mount is shared.
-    if let Some(mp) = mount_point_of(plan.rootfs) {
+    if let Some(mp) = mount_point_of(&real) {
         mount(
             None::<&str>,
             &mp,
@@ -122,15 +135,10 @@ pub fn prepare(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
         )
         .map_err(sys("make private", &mp))?;
     }
-    mount(
-        Some(plan.rootfs),
-        plan.rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(sys("bind rootfs", plan.rootfs))?;
-    let root = Root::open(plan.rootfs)?;
+    let what = format!("bind rootfs {}", real.display());
+    let tree = fdmount::clone_tree(pinned.as_fd(), true, &what)?;
+    fdmount::attach(tree.as_fd(), pinned.as_fd(), &what)?;
+    let root = Root::from_fd(tree, &real);
     let ctx = MountContext {
         root: &root,
         bundle: plan.bundle,
@@ -156,20 +164,21 @@ pub fn prepare(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
         }
         devices::default_symlinks(&root)?;
     }
-    Ok(())
+    Ok(root)
 }
 
-/// Make the rootfs the process's `/`. The caller's cwd is changed to the new `/`.
-pub fn pivot(plan: &RootfsPlan<'_>, no_pivot: bool) -> Result<(), RootfsError> {
-    nix::unistd::chdir(plan.rootfs).map_err(sys("chdir", plan.rootfs))?;
+/// Make the prepared root (from [`prepare`]) the process's `/`. The caller's cwd is changed
+/// to the new `/`.
+pub fn pivot(plan: &RootfsPlan<'_>, root: &Root, no_pivot: bool) -> Result<(), RootfsError> {
+    nix::unistd::fchdir(root.as_fd()).map_err(sys("fchdir", root.path()))?;
     if no_pivot {
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-            .map_err(sys("move rootfs to /", plan.rootfs))?;
-        nix::unistd::chroot(".").map_err(sys("chroot", plan.rootfs))?;
+            .map_err(sys("move rootfs to /", root.path()))?;
+        nix::unistd::chroot(".").map_err(sys("chroot", root.path()))?;
     } else {
         // pivot_root(".", ".") stacks the old root under the new one at "/"; it is then made
         // a slave (so its unmount does not reach the host) and detached.
-        nix::unistd::pivot_root(".", ".").map_err(sys("pivot_root", plan.rootfs))?;
+        nix::unistd::pivot_root(".", ".").map_err(sys("pivot_root", root.path()))?;
         mount(
             None::<&str>,
             ".",
@@ -195,12 +204,13 @@ pub fn pivot(plan: &RootfsPlan<'_>, no_pivot: bool) -> Result<(), RootfsError> {
 pub fn finalize(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
     let root = Root::open(Path::new("/"))?;
     let linux = plan.spec.linux().as_ref();
+    let mut null = None;
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
         .flatten()
     {
-        mask(&root, Path::new(p))?;
+        mask(&root, &mut null, Path::new(p))?;
     }
     for p in linux
         .and_then(|l| l.readonly_paths().as_ref())
@@ -224,49 +234,58 @@ fn open_optional(root: &Root, path: &Path) -> Result<Option<std::os::fd::OwnedFd
     }
 }
 
-/// Hide `path`: a read-only empty tmpfs over a directory, /dev/null over anything else.
-fn mask(root: &Root, path: &Path) -> Result<(), RootfsError> {
+/// The container's /dev/null, checked to be the null device (char 1:3) and reached without
+/// any symlink: masks bind it, so a /dev/null replaced by a symlink (or by another file, in a
+/// /dev shared with a volume) must not be what gets bound over /proc files (CVE-2025-31133).
+pub fn verified_dev_null(root: &Root) -> Result<std::os::fd::OwnedFd, RootfsError> {
+    let path = Path::new("/dev/null");
+    let fd = root.open_no_symlinks(path, libc::O_PATH)?;
+    let st = nix::sys::stat::fstat(&fd).map_err(sys("fstat", path))?;
+    let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
+    if !is_null {
+        return Err(RootfsError::NotTheDevice {
+            path: path.to_path_buf(),
+            want: "the null character device 1:3",
+        });
+    }
+    Ok(fd)
+}
+
+/// Hide `path`: a read-only empty tmpfs over a directory, /dev/null over anything else. Both
+/// are attached to the fd of the resolved path (no /proc/self/fd path, which a fake /proc in
+/// the image could redirect after pivot_root).
+fn mask(
+    root: &Root,
+    null: &mut Option<std::os::fd::OwnedFd>,
+    path: &Path,
+) -> Result<(), RootfsError> {
     let Some(fd) = open_optional(root, path)? else {
         return Ok(());
     };
-    let target = fd_path(fd.as_fd());
     let is_dir = nix::sys::stat::fstat(&fd)
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
         .unwrap_or(false);
-    let r = if is_dir {
-        mount(
-            Some("tmpfs"),
-            &target,
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            None::<&str>,
-        )
-    } else {
-        mount(
-            Some("/dev/null"),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
+    let what = format!("mask {}", path.display());
+    if is_dir {
+        return fdmount::readonly_tmpfs(fd.as_fd(), &what).map_err(RootfsError::from);
+    }
+    let null = match null {
+        Some(n) => n,
+        None => null.insert(verified_dev_null(root)?),
     };
-    r.map_err(sys("mask", path))
+    fdmount::bind(null.as_fd(), fd.as_fd(), false, &what)?;
+    Ok(())
 }
 
-/// Make `path` read-only: bind it on itself, then remount the bind read-only.
+/// Make `path` read-only: a recursive clone of it, made read-only while still detached, then
+/// attached on top of it.
 fn make_readonly(root: &Root, path: &Path) -> Result<(), RootfsError> {
     let Some(fd) = open_optional(root, path)? else {
         return Ok(());
     };
-    mount(
-        Some(&fd_path(fd.as_fd())),
-        &fd_path(fd.as_fd()),
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(sys("bind for readonly", path))?;
-    let top = root.open_path(path, libc::O_PATH)?;
-    // bind_remount keeps the flags the path already has (nosuid, noexec, ...).
-    bind_remount(&fd_path(top.as_fd()), MsFlags::MS_RDONLY, MsFlags::empty())
+    let what = format!("readonly path {}", path.display());
+    let tree = fdmount::clone_tree(fd.as_fd(), true, &what)?;
+    fdmount::set_attr(tree.as_fd(), libc::MOUNT_ATTR_RDONLY, 0, true, &what)?;
+    fdmount::attach(tree.as_fd(), fd.as_fd(), &what)?;
+    Ok(())
 }

@@ -101,6 +101,23 @@ pub fn mount_one(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError> {
     let target_fd = ctx.root.mkdir_all(dest, 0o755)?;
     let target = fd_path(target_fd.as_fd());
     let fstype = typ.unwrap_or("none");
+    if matches!(fstype, "proc" | "sysfs") {
+        // proc and sysfs are what masks and sysctls act on later: their destination must be
+        // the ordinary directory the config names, not a symlink the image planted (runc's
+        // rule too), or the masks would land elsewhere.
+        if let Err(e) = ctx
+            .root
+            .open_no_symlinks(dest, libc::O_PATH | libc::O_DIRECTORY)
+        {
+            if e.errno() == Some(libc::ELOOP) {
+                return Err(RootfsError::SymlinkedSpecialMount {
+                    fstype: fstype.to_string(),
+                    dest: dest.clone(),
+                });
+            }
+            return Err(e.into());
+        }
+    }
     let src = m
         .source()
         .as_ref()
@@ -274,15 +291,10 @@ fn mount_cgroup(
         bind_remount(&fd_path(fd.as_fd()), ro | extra, opts.cleared)?;
     }
     if tmpfs_base && !ro.is_empty() {
+        // A bind remount changes only the flags of this one mount (the tmpfs just made), never
+        // a super block that something else shares.
         let fd = ctx.root.open_path(dest, libc::O_PATH)?;
-        mount(
-            None::<&str>,
-            &fd_path(fd.as_fd()),
-            None::<&str>,
-            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra,
-            None::<&str>,
-        )
-        .map_err(sys("remount ro", dest))?;
+        bind_remount(&fd_path(fd.as_fd()), ro | extra, opts.cleared)?;
     }
     apply_propagation(ctx, dest, opts)
 }

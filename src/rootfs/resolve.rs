@@ -73,11 +73,11 @@ pub fn clean_components(path: &Path) -> Vec<&OsStr> {
     out
 }
 
-fn cstr(p: &Path) -> CString {
-    // Paths from config.json or a tar header cannot hold a NUL after serde/tar parsing; a NUL
-    // would only shorten the path, so replace it defensively rather than panic.
+/// A path as the kernel takes it. A NUL byte inside would cut the path short (and name another
+/// file), so it is an error (EINVAL), never replaced; `spec::validate` refuses it earlier.
+fn cstr(p: &Path) -> std::io::Result<CString> {
     CString::new(p.as_os_str().as_bytes().to_vec())
-        .unwrap_or_else(|_| CString::new("\u{FFFD}").expect("no NUL"))
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
 }
 
 /// `openat2(dirfd, path, how)` with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`.
@@ -87,7 +87,24 @@ fn openat2_in_root(
     flags: i32,
     mode: u32,
 ) -> std::io::Result<OwnedFd> {
-    let c = cstr(path);
+    openat2(
+        dirfd,
+        path,
+        flags,
+        mode,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// `openat2(dirfd, path, how)` with the given `RESOLVE_*` flags (`O_CLOEXEC` is added).
+pub fn openat2(
+    dirfd: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> std::io::Result<OwnedFd> {
+    let c = cstr(path)?;
     // SAFETY: open_how is plain integers; all-zero is its documented "no options" value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
@@ -96,7 +113,7 @@ fn openat2_in_root(
     } else {
         0
     };
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    how.resolve = resolve;
     loop {
         // SAFETY: `c` is a valid NUL-terminated string and `how` a fully initialised open_how
         // whose size we pass; the returned fd is owned by us alone.
@@ -139,6 +156,24 @@ impl Root {
             fd,
             path: path.to_path_buf(),
         })
+    }
+
+    /// A root from an fd already open (e.g. a pinned, cloned rootfs mount).
+    pub fn from_fd(fd: OwnedFd, path: &Path) -> Root {
+        Root {
+            fd,
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Open `path` inside the root with no symlink at all on the way (not even one that stays
+    /// inside): for the files the runtime itself trusts, such as /dev/null as a mask source
+    /// or the /dev/console mount target.
+    pub fn open_no_symlinks(&self, path: &Path, flags: i32) -> Result<OwnedFd> {
+        let resolve =
+            libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS;
+        openat2(self.fd.as_fd(), path, flags, 0, resolve)
+            .map_err(|e| self.err("openat2(RESOLVE_NO_SYMLINKS)", path, e))
     }
 
     /// The host path this root was opened from (for messages only).
@@ -226,7 +261,7 @@ impl Root {
         let mut links = 0;
         while let Some(name) = todo.pop() {
             let next = so_far.join(&name);
-            let c = CString::new(name.as_bytes()).expect("path component without NUL");
+            let c = cstr(Path::new(&name)).map_err(|e| self.err("mkdirat", &next, e))?;
             // SAFETY: `cur` is a valid directory fd, `c` a NUL-terminated single component
             // (no `/`), so the new directory is created inside `cur`.
             let r = unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), mode) };
