@@ -106,8 +106,31 @@ fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
+/// The subcommand of a command line, found without clap: the first word that is neither a
+/// flag nor the value of a global flag that takes one.
+fn subcommand_word(args: &[std::ffi::OsString]) -> Option<&str> {
+    let mut it = args.iter().skip(1).map(|a| a.to_str().unwrap_or(""));
+    while let Some(a) = it.next() {
+        match a {
+            "--root" | "--log" | "--log-format" => {
+                it.next();
+            }
+            _ if a.starts_with('-') => {}
+            _ => return Some(a),
+        }
+    }
+    None
+}
+
 fn main() {
-    let cli = Cli::parse();
+    // The commands whose processes enter the container run from a protected copy of rrun:
+    // re-execute first thing, before any other work (see rrun::sealed_exe).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let seal_error = match subcommand_word(&args) {
+        Some("create" | "run" | "exec") => rrun::sealed_exe::reexec_protected(&args).err(),
+        _ => None,
+    };
+    let cli = Cli::parse_from(args);
     if cli.version {
         println!("{VERSION_TEXT}");
         return;
@@ -124,12 +147,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    // The commands whose processes enter the container run from a protected copy of rrun.
-    if matches!(command, Cmd::Create(_) | Cmd::Run(_) | Cmd::Exec(_)) {
-        if let Err(e) = rrun::sealed_exe::reexec_protected() {
-            log.error(&e.to_string());
-            std::process::exit(1);
-        }
+    // (Reached only when the re-execution below could not be made: say why, and stop.)
+    if let Some(e) = seal_error {
+        log.error(&e.to_string());
+        std::process::exit(1);
     }
     match commands::dispatch(&cli, command, &log) {
         Ok(code) => std::process::exit(code),
@@ -144,6 +165,20 @@ fn main() {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn subcommand_is_found_past_global_flags() {
+        let w = |s: &str| -> Vec<std::ffi::OsString> { s.split(' ').map(Into::into).collect() };
+        let a = w("rrun --root /r --log /l --log-format json create --bundle b id");
+        assert_eq!(subcommand_word(&a), Some("create"));
+        let a = w("rrun --root=/r --debug exec -t id sh");
+        assert_eq!(subcommand_word(&a), Some("exec"));
+        assert_eq!(subcommand_word(&w("rrun --version")), None);
+        assert_eq!(
+            subcommand_word(&w("rrun --root run state x")),
+            Some("state")
+        );
+    }
 
     /// Every command line the engines were seen to hand to runc parses.
     #[test]

@@ -97,11 +97,11 @@ fn cstrings(v: impl Iterator<Item = OsString>) -> Result<Vec<CString>, SealError
 
 /// Re-execute rrun, with the same arguments and environment, from a protected copy, unless
 /// it runs from one already. Returns only when nothing had to be done, or with an error.
-pub fn reexec_protected() -> Result<(), SealError> {
+pub fn reexec_protected(args: &[OsString]) -> Result<(), SealError> {
     if is_protected()? {
         return Ok(());
     }
-    let args = cstrings(std::env::args_os())?;
+    let args = cstrings(args.iter().cloned())?;
     let env = cstrings(std::env::vars_os().map(|(k, v)| {
         let mut kv = k;
         kv.push("=");

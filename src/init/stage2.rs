@@ -80,14 +80,21 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         Some(dir) => Some(InitEnds::open(dir.as_fd()).map_err(|e| e.to_string())?),
         None => None,
     };
+    let first = 3 + plan.preserve_fds as i32;
     let mut keep = vec![sock.as_raw_fd()];
-    keep.extend(plan.console.as_ref().map(|c| c.as_raw_fd()));
     keep.extend(fifos.iter().flat_map(|f| f.raw_fds()));
-    fds::close_all_but(3 + plan.preserve_fds as i32, &keep)
+    let console = plan.console.as_ref().map(|c| c.as_raw_fd());
+    let with_console: Vec<i32> = keep.iter().copied().chain(console).collect();
+    fds::close_all_but(first, &with_console)
         .map_err(|e| format!("close_range (the runtime's own fds): {e}"))?;
+    // Once the pty master is sent, the console socket is closed too.
+    let drop_console = || {
+        fds::close_all_but(first, &keep).map_err(|e| format!("close_range (console socket): {e}"))
+    };
     let Some(fifos) = fifos.as_mut() else {
         // `rrun exec`: the container is set up already; this process only joined it.
         setup_terminal(plan, process, false)?;
+        drop_console()?;
         let exec_plan = setup_process(plan, process)?;
         send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
         exec::prepare_inheritance(plan.preserve_fds)
@@ -99,6 +106,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     };
     let pid = host_pid();
     setup_container(plan, sock, process, pid)?;
+    drop_console()?;
     let exec_plan = setup_process(plan, process)?;
     send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
     fifos.wait_for_start().map_err(|e| e.to_string())?;
