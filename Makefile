@@ -2,7 +2,7 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 RUNTIME ?= $(CURDIR)/target/release/rrun
 
-.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results integration
+.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results integration attacks
 
 all: release
 
@@ -29,9 +29,17 @@ deps:
 demo: deps release
 	scripts/demo.sh
 
-# The whole test suite (unit + integration with real containers); needs root.
+# The whole test suite (unit + integration with real containers, then the escape attacks of
+# integration/attacks/ against the debug build, which is dynamically linked, so the attacks that
+# plant an ELF interpreter in the image reach the re-executed binary); needs root.
 test: deps
 	$(CARGO) test -- --test-threads=4
+	integration/attacks/run.sh --runtime $(CURDIR)/target/debug/rrun
+
+# The escape attacks against ATTACK_RUNTIME (any runc-compatible runtime; see SECURITY.md).
+ATTACK_RUNTIME ?= $(CURDIR)/target/release/rrun
+attacks:
+	integration/attacks/run.sh --runtime $(ATTACK_RUNTIME)
 
 # rrun under real engines (containerd's ctr, Docker), started privately; not part of CI.
 integration: release
