@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing rrun needs on Debian/Ubuntu (run as root).
 set -euo pipefail
-pkgs=(busybox-static runc iproute2 jq docker-registry skopeo umoci libseccomp-dev pkg-config python3)
+pkgs=(busybox-static runc iproute2 jq docker-registry skopeo umoci libseccomp-dev pkg-config python3 strace)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,12 +1,19 @@
-//! Closing every fd a stage does not need, before any process of the container can reach it.
+//! Closing every fd a stage does not need, before any process of the container can reach it,
+//! and marking the rest close-on-exec before the container's program is executed.
 //!
 //! A stage is a fork of rrun and inherits whatever rrun had open (the locked state directory,
 //! a log file, namespace files). A container process with CAP_SYS_PTRACE can open another's
 //! fds through /proc/PID/fd even when it is not dumpable, so the init and an entering `exec`
 //! process keep only stdio, the preserved fds and what they still need (the sync socket, the
 //! console socket, the start fifos), and close the rest with close_range(2) (no /proc needed).
+//!
+//! close_range may be refused: ENOSYS before Linux 5.9 (EINVAL for CLOSE_RANGE_CLOEXEC before
+//! 5.11), EPERM when rrun itself runs under a seccomp profile written before it existed (a
+//! runtime nested in a container). Then the open fds are listed from /proc/self/fd, when that
+//! is a real procfs, or else every number below RLIMIT_NOFILE is tried, and each is closed or
+//! marked with fcntl(F_SETFD).
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 /// The ranges of fds at or above `first` that are not in `keep`, as (from, to) inclusive.
 pub fn ranges_to_close(first: RawFd, keep: &[RawFd]) -> Vec<(u32, u32)> {
@@ -26,17 +33,107 @@ pub fn ranges_to_close(first: RawFd, keep: &[RawFd]) -> Vec<(u32, u32)> {
     out
 }
 
+/// Whether a close_range error means "not available here" (so the fallback applies) rather
+/// than a real failure.
+fn unavailable(e: nix::Error) -> bool {
+    matches!(
+        e,
+        nix::Error::ENOSYS | nix::Error::EPERM | nix::Error::EINVAL
+    )
+}
+
+fn close_range(from: u32, to: u32, flags: u32) -> Result<(), nix::Error> {
+    // SAFETY: close_range only closes (or flags) this process's own fds in the range; the
+    // callers never use or drop an owned fd in the closed ranges afterwards.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, from, to, flags) };
+    if rc != 0 {
+        return Err(nix::Error::last());
+    }
+    Ok(())
+}
+
 /// Close every fd from `first` on except those in `keep`.
 pub fn close_all_but(first: RawFd, keep: &[RawFd]) -> Result<(), nix::Error> {
-    for (from, to) in ranges_to_close(first, keep) {
-        // SAFETY: close_range only closes this process's own fds in the range; the callers
-        // (the stages) never use or drop an owned fd in the closed ranges afterwards.
-        let rc = unsafe { libc::syscall(libc::SYS_close_range, from, to, 0u32) };
-        if rc != 0 {
-            return Err(nix::Error::last());
+    let ranges = ranges_to_close(first, keep);
+    for &(from, to) in &ranges {
+        match close_range(from, to, 0) {
+            Ok(()) => {}
+            Err(e) if unavailable(e) => return close_all_but_slowly(first, keep),
+            Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// Mark every fd from `first` on close-on-exec.
+pub fn cloexec_from(first: RawFd) -> Result<(), nix::Error> {
+    match close_range(first as u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) {
+        Ok(()) => Ok(()),
+        Err(e) if unavailable(e) => cloexec_from_slowly(first),
+        Err(e) => Err(e),
+    }
+}
+
+/// close_all_but without close_range.
+pub fn close_all_but_slowly(first: RawFd, keep: &[RawFd]) -> Result<(), nix::Error> {
+    for fd in open_fds(first)? {
+        if !keep.contains(&fd) {
+            // SAFETY: as for close_range above: the fd is this process's and nothing uses it
+            // afterwards. EBADF (already closed) is fine.
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
+}
+
+/// cloexec_from without close_range.
+pub fn cloexec_from_slowly(first: RawFd) -> Result<(), nix::Error> {
+    for fd in open_fds(first)? {
+        // SAFETY: F_GETFD/F_SETFD only read and change a flag of the fd number.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+            // SAFETY: as above.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+        }
+    }
+    Ok(())
+}
+
+/// The open fds from `first` on: listed from /proc/self/fd when that is procfs (a container's
+/// /proc may be anything), else every number below RLIMIT_NOFILE that fcntl finds open.
+fn open_fds(first: RawFd) -> Result<Vec<RawFd>, nix::Error> {
+    if let Some(fds) = listed_fds(first) {
+        return Ok(fds);
+    }
+    let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
+    // An fd may sit above a lowered soft limit, never above the hard one (nr_open at most).
+    let end = hard.min(soft.max(1 << 20)).min(RawFd::MAX as u64) as RawFd;
+    // SAFETY: F_GETFD only reads a flag of the fd number; EBADF says it is not open.
+    Ok((first..end)
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+        .collect())
+}
+
+fn listed_fds(first: RawFd) -> Option<Vec<RawFd>> {
+    let dir = nix::dir::Dir::open(
+        "/proc/self/fd",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()?;
+    let fs = nix::sys::statfs::fstatfs(&dir).ok()?;
+    if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return None;
+    }
+    let own = dir.as_raw_fd();
+    let mut dir = dir;
+    let fds = dir
+        .iter()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().ok()?.parse::<RawFd>().ok())
+        .filter(|&fd| fd >= first && fd != own)
+        .collect();
+    Some(fds)
 }
 
 #[cfg(test)]
@@ -51,5 +148,35 @@ mod tests {
             vec![(3, 3), (6, 8), (10, u32::MAX)]
         );
         assert_eq!(ranges_to_close(3, &[3]), vec![(4, u32::MAX)]);
+    }
+
+    /// An fd opened without O_CLOEXEC, at a number far above what the test harness uses.
+    fn inheritable_fd(at: RawFd) -> RawFd {
+        let f = std::fs::File::open("/dev/null").unwrap();
+        // SAFETY: F_DUPFD makes a new fd (without FD_CLOEXEC) that this test owns.
+        let fd = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD, at) };
+        assert!(fd >= at);
+        fd
+    }
+
+    fn cloexec(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD only reads a flag.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC != 0 }
+    }
+
+    #[test]
+    fn slow_paths_find_the_open_fds() {
+        let fd = inheritable_fd(900);
+        assert!(!cloexec(fd));
+        assert!(open_fds(900).unwrap().contains(&fd));
+        cloexec_from_slowly(900).unwrap();
+        assert!(cloexec(fd));
+        let other = inheritable_fd(950);
+        close_all_but_slowly(900, &[fd]).unwrap();
+        // SAFETY: F_GETFD only reads a flag; EBADF says the fd was closed.
+        assert!(unsafe { libc::fcntl(other, libc::F_GETFD) } < 0);
+        assert!(cloexec(fd));
+        // SAFETY: the test owns fd and closes it once.
+        unsafe { libc::close(fd) };
     }
 }

@@ -96,10 +96,13 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         setup_terminal(plan, process, false)?;
         drop_console()?;
         let exec_plan = setup_process(plan, process)?;
-        send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
         exec::prepare_inheritance(plan.preserve_fds)
             .map_err(|e| format!("prepare fds for exec: {e}"))?;
-        load_seccomp_before_exec(plan, process)?;
+        exec::restore_sigpipe().map_err(|e| format!("signal(SIGPIPE): {e}"))?;
+        load_seccomp(plan, process, Load::BeforePrivilegeDrop)?;
+        drop_privileges(plan, process, &exec_plan)?;
+        send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
+        load_seccomp(plan, process, Load::BeforeExec)?;
         let msg = exec_plan.exec().to_string();
         eprintln!("rrun: {msg}");
         return Err(msg);
@@ -108,25 +111,34 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     setup_container(plan, sock, process, pid)?;
     drop_console()?;
     let exec_plan = setup_process(plan, process)?;
+    let spec = &plan.bundle.spec;
+    let start_hooks = Kind::StartContainer.of(spec);
+    // Everything the steps after the seccomp filter would otherwise compute is made here.
+    let started = state_json(plan, pid, Status::Created);
+    exec::prepare_inheritance(plan.preserve_fds)
+        .map_err(|e| format!("prepare fds for exec: {e}"))?;
+    // startContainer hooks are fed their state through a pipe: SIGPIPE stays ignored while
+    // they run (a hook that does not read must not kill the init).
+    if start_hooks.is_empty() {
+        exec::restore_sigpipe().map_err(|e| format!("signal(SIGPIPE): {e}"))?;
+    }
+    load_seccomp(plan, process, Load::BeforePrivilegeDrop)?;
+    drop_privileges(plan, process, &exec_plan)?;
     send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
     fifos.wait_for_start().map_err(|e| e.to_string())?;
-    let started = state_json(plan, pid, Status::Created);
     let mut report = |msg: String| {
         fifos.report(&msg);
         msg
     };
-    let spec = &plan.bundle.spec;
-    if let Err(e) = hooks::run_all(
-        Kind::StartContainer,
-        &Kind::StartContainer.of(spec),
-        &started,
-    ) {
-        return Err(report(e.to_string()));
+    if !start_hooks.is_empty() {
+        if let Err(e) = hooks::run_all(Kind::StartContainer, &start_hooks, &started) {
+            return Err(report(e.to_string()));
+        }
+        if let Err(e) = exec::restore_sigpipe() {
+            return Err(report(format!("signal(SIGPIPE): {e}")));
+        }
     }
-    if let Err(e) = exec::prepare_inheritance(plan.preserve_fds) {
-        return Err(report(format!("prepare fds for exec: {e}")));
-    }
-    if let Err(e) = load_seccomp_before_exec(plan, process) {
+    if let Err(e) = load_seccomp(plan, process, Load::BeforeExec) {
         return Err(report(e));
     }
     let e = exec_plan.exec();
@@ -136,17 +148,31 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     Err(msg)
 }
 
-/// With process.noNewPrivileges the seccomp filter is loaded last, right before execve, so
-/// that as little as possible of rrun runs under it (as runc does). Without it the filter was
-/// loaded in [`setup_process`] already.
-fn load_seccomp_before_exec(
+/// When the seccomp filter is installed.
+#[derive(PartialEq, Eq)]
+enum Load {
+    /// Without process.noNewPrivileges installing a filter needs CAP_SYS_ADMIN: right before
+    /// the capability drop and the user switch (as runc does). What rrun calls after it is
+    /// listed in docs/ARCHITECTURE.md ("After the seccomp filter") and checked by
+    /// tests/seccomp_profiles.rs.
+    BeforePrivilegeDrop,
+    /// With process.noNewPrivileges: last, right before execve.
+    BeforeExec,
+}
+
+fn load_seccomp(
     plan: &InitPlan,
     process: &oci_spec::runtime::Process,
+    when: Load,
 ) -> Result<(), String> {
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let now = if nnp {
+        Load::BeforeExec
+    } else {
+        Load::BeforePrivilegeDrop
+    };
     match &plan.seccomp {
-        Some(filter) if process.no_new_privileges().unwrap_or(false) => {
-            filter.load().map_err(|e| e.to_string())
-        }
+        Some(filter) if now == when => filter.load().map_err(|e| e.to_string()),
         _ => Ok(()),
     }
 }
@@ -250,9 +276,10 @@ fn setup_container(
     Ok(())
 }
 
-/// The process's own attributes, shared by the init and `exec`: rlimits, scheduling,
-/// personality, no_new_privs, capabilities, user, cwd, umask; then the executable is looked up
-/// so that a missing one fails the command. Returns what execve needs.
+/// The process's own attributes that need no privilege drop, shared by the init and `exec`:
+/// rlimits, scheduling, personality, no_new_privs, umask, cwd; then the executable is looked
+/// up (from the cwd) so that a missing one fails the command. Returns what execve needs. All
+/// of it comes before the seccomp filter, so a profile need not allow any of it.
 fn setup_process(
     plan: &InitPlan,
     process: &oci_spec::runtime::Process,
@@ -274,24 +301,8 @@ fn setup_process(
         nix::sys::prctl::set_no_new_privs()
             .map_err(|e| format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"))?;
     }
-    // Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN: load it while the
-    // process still has it, before the capability drop and the user switch (as runc does).
-    // What follows until execve (setgroups/setres[ug]id, capset, chdir, umask, stat, the
-    // sync socket, the exec fifo, close_range, sigprocmask) is allowed by common profiles.
-    if !process.no_new_privileges().unwrap_or(false) {
-        if let Some(filter) = &plan.seccomp {
-            filter.load().map_err(|e| e.to_string())?;
-        }
-    }
-    if let Some(caps) = &plan.caps {
-        caps.apply_bounding().map_err(|e| e.to_string())?;
-    }
-    user::switch(process.user(), true).map_err(|e| e.to_string())?;
-    if let Some(caps) = &plan.caps {
-        caps.apply_rest().map_err(|e| e.to_string())?;
-    }
-    chdir_in_root(process.cwd())?;
     nix::sys::stat::umask(user::umask(process.user()));
+    chdir_in_root(process.cwd())?;
     let mut env = process.env().clone().unwrap_or_default();
     if env.iter().any(|e| e.starts_with("LISTEN_FDS=")) {
         env.push(format!("LISTEN_PID={}", nix::unistd::getpid()));
@@ -299,6 +310,39 @@ fn setup_process(
     let args = process.args().clone().unwrap_or_default();
     let path = exec::look_path(&args[0], exec::env_path(&env)).map_err(|e| e.to_string())?;
     exec::ExecPlan::new(path, &args, &env).map_err(|e| e.to_string())
+}
+
+/// The capability drop and the user switch: the steps that may come after the seccomp filter
+/// (without no_new_privs). Only prctl, setgroups, setgid, setuid, capget, capset, chdir and
+/// faccessat2.
+fn drop_privileges(
+    plan: &InitPlan,
+    process: &oci_spec::runtime::Process,
+    exec_plan: &exec::ExecPlan,
+) -> Result<(), String> {
+    if let Some(caps) = &plan.caps {
+        caps.apply_bounding().map_err(|e| e.to_string())?;
+    }
+    user::switch(process.user(), true).map_err(|e| e.to_string())?;
+    if let Some(caps) = &plan.caps {
+        caps.apply_rest().map_err(|e| e.to_string())?;
+    }
+    // The cwd was entered and the program found before the switch: the process, with its own
+    // ids and capabilities, must be allowed to be there and to run it, as when runc does both
+    // after its switch.
+    nix::unistd::chdir(".").map_err(|e| {
+        format!(
+            "chdir to cwd ({}) set in config.json failed: {e}",
+            process.cwd().display()
+        )
+    })?;
+    exec::check_user_may_execute(exec_plan.path_c()).map_err(|_| {
+        exec::ExecError::NotExecutable {
+            name: exec_plan.path.display().to_string(),
+        }
+        .to_string()
+    })?;
+    Ok(())
 }
 
 /// Change to the process's cwd, resolved inside the container's root with no magic link on the

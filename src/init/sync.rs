@@ -29,7 +29,7 @@
 //! closes its copy of the child's end right after the fork. The parent never blocks on a
 //! child that cannot answer: every wait is a read on this socket.
 
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{recv, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
@@ -83,13 +83,22 @@ pub fn pair() -> Result<(OwnedFd, OwnedFd), SyncError> {
     })
 }
 
+/// Send one message. write(2) rather than send(2): the init sends `Ready` (and an `Error`)
+/// after a seccomp filter may be installed, and profiles list write far more often than
+/// sendto. The Rust runtime ignores SIGPIPE, so a closed peer is an EPIPE error; in the init
+/// after SIGPIPE got its default back, the peer is gone and so is the reason to go on.
 pub fn send_msg(fd: BorrowedFd<'_>, m: &Message) -> Result<(), SyncError> {
-    let data = serde_json::to_vec(m).expect("message serialises");
+    let data = serde_json::to_vec(m).map_err(|e| SyncError::Bad(e.to_string()))?;
     loop {
-        match send(fd.as_raw_fd(), &data, MsgFlags::MSG_NOSIGNAL) {
+        match nix::unistd::write(fd, &data) {
             Ok(_) => return Ok(()),
             Err(nix::Error::EINTR) => continue,
-            Err(source) => return Err(SyncError::Io { op: "send", source }),
+            Err(source) => {
+                return Err(SyncError::Io {
+                    op: "write",
+                    source,
+                })
+            }
         }
     }
 }

@@ -109,6 +109,11 @@ impl ExecPlan {
         })
     }
 
+    /// The path execve is given.
+    pub fn path_c(&self) -> &CString {
+        &self.path_c
+    }
+
     /// Replace the process image. Returns only on failure.
     pub fn exec(&self) -> ExecError {
         match nix::unistd::execve(&self.path_c, &self.args, &self.env) {
@@ -121,9 +126,10 @@ impl ExecPlan {
     }
 }
 
-/// Prepare the fds and signals the new program inherits: fds 0-2 and the next `preserve` stay
-/// open, every other fd is marked close-on-exec; the signal mask is emptied and SIGPIPE (which
-/// the Rust runtime ignores) goes back to its default.
+/// Prepare the fds and the signal mask the new program inherits: fds 0-2 and the next
+/// `preserve` stay open, every other fd is marked close-on-exec, the signal mask is emptied.
+/// Done before the seccomp filter is installed (close_range and rt_sigprocmask need not be in
+/// the profile).
 pub fn prepare_inheritance(preserve: u32) -> Result<(), nix::Error> {
     for fd in 3..3 + preserve as i32 {
         // A preserved fd must survive the exec: clear its close-on-exec flag. A number that is
@@ -131,24 +137,18 @@ pub fn prepare_inheritance(preserve: u32) -> Result<(), nix::Error> {
         // SAFETY: F_SETFD only changes a flag of the fd number, open or not.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
-    let first = 3 + preserve;
-    // SAFETY: close_range only changes flags of this process's own fds.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if rc != 0 {
-        return Err(nix::Error::last());
-    }
+    crate::init::fds::cloexec_from(3 + preserve as i32)?;
     nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     )?;
+    Ok(())
+}
+
+/// Give SIGPIPE (which the Rust runtime ignores, and an ignored signal stays ignored across
+/// execve) back its default disposition.
+pub fn restore_sigpipe() -> Result<(), nix::Error> {
     // SAFETY: restoring the default disposition of SIGPIPE installs no handler.
     unsafe {
         nix::sys::signal::signal(
@@ -157,6 +157,36 @@ pub fn prepare_inheritance(preserve: u32) -> Result<(), nix::Error> {
         )?
     };
     Ok(())
+}
+
+/// After the switch to the container's user: may that user execute `path`? look_path ran as
+/// root before the seccomp filter; this keeps runc's create-time "permission denied" for a
+/// program the user may not run. faccessat2 (which runc also calls here), else access.
+pub fn check_user_may_execute(path: &CString) -> Result<(), nix::Error> {
+    // SAFETY: faccessat2 only reads the NUL-terminated path.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::X_OK,
+            0,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    match nix::Error::last() {
+        nix::Error::ENOSYS | nix::Error::EPERM => {
+            // SAFETY: access only reads the NUL-terminated path.
+            if unsafe { libc::access(path.as_ptr(), libc::X_OK) } == 0 {
+                Ok(())
+            } else {
+                Err(nix::Error::last())
+            }
+        }
+        e => Err(e),
+    }
 }
 
 #[cfg(test)]
