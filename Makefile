@@ -41,9 +41,10 @@ ATTACK_RUNTIME ?= $(CURDIR)/target/release/rrun
 attacks:
 	integration/attacks/run.sh --runtime $(ATTACK_RUNTIME)
 
-# rrun under real engines (containerd's ctr, Docker), started privately; not part of CI.
+# rrun under real engines (Docker, containerd's ctr and shim, podman), started privately, each
+# flow compared with runc in the same run (integration/README.md); CI runs it.
 integration: release
-	integration/engines.sh target/release/rrun
+	integration/engines/run.sh --rrun $(CURDIR)/target/release/rrun
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -132,7 +132,11 @@ fn main() {
     };
     let cli = Cli::parse_from(args);
     if cli.version {
-        println!("{VERSION_TEXT}");
+        // Through emit: `rrun --version | head -1` must not panic on the closed pipe.
+        if let Err(e) = commands::emit(&format!("{VERSION_TEXT}\n")) {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
         return;
     }
     let Some(command) = &cli.command else {

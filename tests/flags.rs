@@ -119,3 +119,24 @@ fn session_keyring() {
     ]);
     assert_eq!(out.trim(), "0", "--no-new-keyring keeps the caller's");
 }
+
+/// `rrun --version | head -1`: a reader that went away must not make rrun panic (abort, 134).
+#[test]
+fn version_to_a_closed_pipe_does_not_panic() {
+    for _ in 0..20 {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(r);
+        let out = std::process::Command::new(RRUN)
+            .arg("--version")
+            .stdout(std::process::Stdio::from(w))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
