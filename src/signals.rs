@@ -60,18 +60,17 @@ pub fn parse(s: &str) -> Result<i32, SignalError> {
         if rest.is_empty() {
             return Ok(base);
         }
-        let off: i32 = rest[1..].parse().map_err(|_| bad())?;
-        let n = if rest.starts_with('+') {
-            base + off
+        // Slicing by characters, never by bytes: the input may be any UTF-8.
+        let n = if let Some(off) = rest.strip_prefix('+') {
+            off.parse::<i32>().ok().and_then(|o| base.checked_add(o))
+        } else if let Some(off) = rest.strip_prefix('-') {
+            off.parse::<i32>().ok().and_then(|o| base.checked_sub(o))
         } else {
-            base - off
+            None
         };
-        if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&n)
-            && (rest.starts_with('+') || rest.starts_with('-'))
-        {
-            Ok(n)
-        } else {
-            Err(bad())
+        match n {
+            Some(n) if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&n) => Ok(n),
+            _ => Err(bad()),
         }
     };
     if let Some(rest) = name.strip_prefix("RTMIN") {
@@ -97,6 +96,25 @@ mod tests {
         assert_eq!(parse("SIGRTMAX-1").unwrap(), libc::SIGRTMAX() - 1);
         for bad in ["0", "-1", "200", "FOO", "SIG", "RTMIN+x", "RTMAX+1"] {
             assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Found by a fuzzer: a multi-byte character right after RTMIN aborted rrun (a byte slice
+    /// inside the character); an offset near i32::MAX overflowed.
+    #[test]
+    fn any_utf8_and_any_offset_is_an_error_not_a_panic() {
+        for bad in [
+            "RTMINé",
+            "RTMAXé1",
+            "SIGRTMIN€",
+            "RTMIN+2147483647",
+            "RTMAX-2147483648",
+            "RTMIN+",
+            "RTMIN-",
+            "é",
+            "",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -31,6 +31,62 @@ pub struct Bundle {
     pub spec: Spec,
     /// Absolute path of the root filesystem on the host.
     pub rootfs: PathBuf,
+    /// What was accepted but cannot be honoured (unknown capability names), for the log.
+    pub warnings: Vec<String>,
+}
+
+/// Parse config.json. A capability name this runtime does not know is dropped with a warning
+/// instead of failing the parse: runtime-spec says a capability that cannot be granted is
+/// logged as a warning and SHOULD NOT fail the container (runc does the same).
+pub fn parse_spec(data: &[u8]) -> Result<(Spec, Vec<String>), serde_json::Error> {
+    parse_with_known_capabilities(data, |v| v.get_mut("process"))
+}
+
+/// Parse a process JSON (`exec --process`), dropping unknown capability names likewise.
+pub fn parse_process(
+    data: &[u8],
+) -> Result<(oci_spec::runtime::Process, Vec<String>), serde_json::Error> {
+    parse_with_known_capabilities(data, |v| Some(v))
+}
+
+fn parse_with_known_capabilities<T: serde::de::DeserializeOwned>(
+    data: &[u8],
+    process: impl FnOnce(&mut serde_json::Value) -> Option<&mut serde_json::Value>,
+) -> Result<(T, Vec<String>), serde_json::Error> {
+    let first = match serde_json::from_slice::<T>(data) {
+        Ok(t) => return Ok((t, Vec::new())),
+        Err(e) => e,
+    };
+    // Only when the plain parse failed: look for unknown capability names, drop them, retry.
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return Err(first);
+    };
+    let mut warnings = Vec::new();
+    if let Some(caps) = process(&mut v)
+        .and_then(|p| p.get_mut("capabilities"))
+        .and_then(|c| c.as_object_mut())
+    {
+        for (set, names) in caps.iter_mut() {
+            let Some(names) = names.as_array_mut() else {
+                continue;
+            };
+            names.retain(|n| {
+                let known = serde_json::from_value::<oci_spec::runtime::Capability>(n.clone())
+                    .is_ok()
+                    || !n.is_string();
+                if !known {
+                    warnings.push(format!(
+                        "process.capabilities.{set}: unknown capability {n}, ignored"
+                    ));
+                }
+                known
+            });
+        }
+    }
+    if warnings.is_empty() {
+        return Err(first);
+    }
+    Ok((serde_json::from_value(v)?, warnings))
 }
 
 /// The file name of the configuration inside a bundle.
@@ -47,7 +103,7 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
         path: path.clone(),
         source,
     })?;
-    let spec: Spec = serde_json::from_slice(&data).map_err(|source| SpecError::Parse {
+    let (spec, warnings) = parse_spec(&data).map_err(|source| SpecError::Parse {
         path: path.clone(),
         source,
     })?;
@@ -72,7 +128,12 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
         }
         Err(e) => return Err(invalid(format!("root.path {}: {e}", rootfs.display()))),
     }
-    Ok(Bundle { dir, spec, rootfs })
+    Ok(Bundle {
+        dir,
+        spec,
+        rootfs,
+        warnings,
+    })
 }
 
 /// Checks that need no file system access; each error names the field.
@@ -110,7 +171,15 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
             }
         }
         check_user_ids(process.user())?;
+        let mut types = Vec::new();
+        for r in process.rlimits().iter().flatten() {
+            if types.contains(&r.typ()) {
+                return Err(format!("process.rlimits: type {:?} appears twice", r.typ()));
+            }
+            types.push(r.typ());
+        }
     }
+    check_hooks(spec)?;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if m.destination().as_os_str().is_empty() {
             return Err(format!("mounts[{i}].destination is empty"));
@@ -128,7 +197,8 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
         if ns.typ() == LinuxNamespaceType::User {
             has_user = true;
         }
-        if let Some(p) = ns.path() {
+        // An empty path means no path (a new namespace), as in runc.
+        if let Some(p) = ns.path().as_ref().filter(|p| !p.as_os_str().is_empty()) {
             if !p.is_absolute() {
                 return Err(format!(
                     "linux.namespaces: {} path {:?} must be absolute",
@@ -234,6 +304,40 @@ fn check_sysctl_namespaced(key: &str, ns: &HashSet<LinuxNamespaceType>) -> Resul
 
 /// No path or string the runtime hands to the kernel may hold a NUL byte: it would be cut (or,
 /// worse, replaced) and name another file than the config says.
+/// Every hook: an absolute path (runtime-spec: "path ... MUST be absolute") and, when given,
+/// a timeout above zero ("timeout ... MUST be greater than zero").
+fn check_hooks(spec: &Spec) -> Result<(), String> {
+    let Some(hooks) = spec.hooks() else {
+        return Ok(());
+    };
+    let lists = [
+        ("prestart", hooks.prestart()),
+        ("createRuntime", hooks.create_runtime()),
+        ("createContainer", hooks.create_container()),
+        ("startContainer", hooks.start_container()),
+        ("poststart", hooks.poststart()),
+        ("poststop", hooks.poststop()),
+    ];
+    for (kind, list) in lists {
+        for (i, h) in list.iter().flatten().enumerate() {
+            if !h.path().is_absolute() {
+                return Err(format!(
+                    "hooks.{kind}[{i}].path {:?} must be an absolute path",
+                    h.path()
+                ));
+            }
+            if let Some(t) = h.timeout() {
+                if t <= 0 {
+                    return Err(format!(
+                        "hooks.{kind}[{i}].timeout {t} must be greater than zero"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_no_nul(spec: &Spec) -> Result<(), String> {
     use std::os::unix::ffi::OsStrExt;
     let nul = |field: String, bytes: &[u8]| -> Result<(), String> {
@@ -362,6 +466,60 @@ mod tests {
 
     fn with(extra: &str) -> Spec {
         parse(&format!("{{{BASE},{extra}}}"))
+    }
+
+    /// Found by a config fuzzer (issue 16): what runtime-spec says MUST be refused, and what
+    /// runc accepts.
+    #[test]
+    fn hooks_rlimits_and_empty_namespace_paths() {
+        for (extra, want) in [
+            (r#""hooks":{"prestart":[{"path":"bin/true"}]}"#, "absolute"),
+            (
+                r#""hooks":{"poststop":[{"path":"/bin/true","timeout":0}]}"#,
+                "greater than zero",
+            ),
+            (
+                r#""hooks":{"createRuntime":[{"path":"/bin/true","timeout":-5}]}"#,
+                "greater than zero",
+            ),
+        ] {
+            let err = validate(&with(extra)).unwrap_err();
+            assert!(err.contains(want), "{extra}: {err}");
+        }
+        assert!(validate(&with(
+            r#""hooks":{"prestart":[{"path":"/bin/true","timeout":2}]}"#
+        ))
+        .is_ok());
+        let dup = parse(&format!(
+            "{{{},\"rlimits\":[{{\"type\":\"RLIMIT_NOFILE\",\"hard\":10,\"soft\":10}},{{\"type\":\"RLIMIT_NOFILE\",\"hard\":20,\"soft\":20}}]}}}}",
+            BASE.trim_end_matches('}')
+        ));
+        assert!(validate(&dup).unwrap_err().contains("appears twice"));
+        let empty_path = with(r#""linux":{"namespaces":[{"type":"network","path":""}]}"#);
+        assert!(validate(&empty_path).is_ok());
+    }
+
+    #[test]
+    fn unknown_capabilities_are_dropped_with_a_warning() {
+        let text = format!(
+            "{{{},\"capabilities\":{{\"bounding\":[\"CAP_KILL\",\"CAP_BOGUS\"],\"effective\":[\"CAP_NEW_2030\"]}}}}}}",
+            BASE.trim_end_matches('}')
+        );
+        let (spec, warnings) = parse_spec(text.as_bytes()).unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap();
+        assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("CAP_BOGUS"), "{warnings:?}");
+        // Other errors stay errors, with their position.
+        assert!(parse_spec(b"{\"ociVersion\": 3}").is_err());
+        let (_, none) = parse_spec(format!("{{{BASE}}}").as_bytes()).unwrap();
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -152,6 +152,9 @@ pub fn create(
 ) -> Result<Created> {
     rrun::container::validate_id(&args.id)?;
     let mut bundle = spec::load(&args.bundle)?;
+    for w in &bundle.warnings {
+        log.warn(w);
+    }
     let terminal = bundle
         .spec
         .process()

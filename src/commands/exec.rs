@@ -11,6 +11,7 @@ use rrun::cgroups::Manager;
 use rrun::container::state::{SavedState, Status};
 use rrun::container::ContainerDir;
 use rrun::init::{self, InitPlan, ParentSide};
+use rrun::logging::Logger;
 use rrun::namespaces::{self, NamespacePlan};
 use rrun::process::caps::CapPlan;
 use rrun::spec::Bundle;
@@ -66,11 +67,14 @@ pub struct ExecArgs {
 }
 
 /// The process to run: --process's JSON, or config.json's process with the flags applied.
-fn exec_process(a: &ExecArgs, config: &Spec) -> Result<Process> {
+fn exec_process(a: &ExecArgs, config: &Spec, log: &Logger) -> Result<Process> {
     if let Some(p) = &a.process {
         let data = std::fs::read(p).with_context(|| format!("read {}", p.display()))?;
-        let process: Process =
-            serde_json::from_slice(&data).with_context(|| format!("parse {}", p.display()))?;
+        let (process, warnings) =
+            rrun::spec::parse_process(&data).with_context(|| format!("parse {}", p.display()))?;
+        for w in warnings {
+            log.warn(&format!("{}: {w}", p.display()));
+        }
         return Ok(process);
     }
     if a.command.is_empty() {
@@ -163,7 +167,7 @@ impl ParentSide for ExecParent<'_> {
     }
 }
 
-pub fn cmd(root: &Path, a: &ExecArgs) -> Result<i32> {
+pub fn cmd(root: &Path, a: &ExecArgs, log: &Logger) -> Result<i32> {
     let dir = ContainerDir::open(root, &a.id)?;
     let st = dir.load()?;
     match lifecycle::status(&dir, &st) {
@@ -174,7 +178,7 @@ pub fn cmd(root: &Path, a: &ExecArgs) -> Result<i32> {
         }
         _ => bail!("cannot exec in a stopped container"),
     }
-    let process = exec_process(a, &st.config)?;
+    let process = exec_process(a, &st.config, log)?;
     let terminal = process.terminal().unwrap_or(false);
     check_console(terminal, a.console_socket.is_some(), a.detach)?;
     let mut spec = st.config.clone();
@@ -210,6 +214,7 @@ pub fn cmd(root: &Path, a: &ExecArgs) -> Result<i32> {
             dir: st.bundle.clone(),
             spec,
             rootfs: st.rootfs.clone(),
+            warnings: Vec::new(),
         },
         ns: join_plan(&st)?,
         // An entering process gets no fd of the host's state directory.
