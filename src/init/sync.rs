@@ -88,7 +88,7 @@ pub fn pair() -> Result<(OwnedFd, OwnedFd), SyncError> {
 /// sendto. The Rust runtime ignores SIGPIPE, so a closed peer is an EPIPE error; in the init
 /// after SIGPIPE got its default back, the peer is gone and so is the reason to go on.
 pub fn send_msg(fd: BorrowedFd<'_>, m: &Message) -> Result<(), SyncError> {
-    let data = serde_json::to_vec(m).map_err(|e| SyncError::Bad(e.to_string()))?;
+    let data = encode_bounded(m)?;
     loop {
         match nix::unistd::write(fd, &data) {
             Ok(_) => return Ok(()),
@@ -103,8 +103,37 @@ pub fn send_msg(fd: BorrowedFd<'_>, m: &Message) -> Result<(), SyncError> {
     }
 }
 
+/// The largest packet [`recv_msg`] reads.
+pub const MAX_PACKET: usize = 64 * 1024;
+
+/// A message as one packet of at most [`MAX_PACKET`] bytes: an `Error` whose text is longer
+/// (a hook's output, a long path list) is cut, at a character boundary, with a note, so the
+/// reader never sees a truncated packet.
+fn encode_bounded(m: &Message) -> Result<Vec<u8>, SyncError> {
+    let encode = |m: &Message| serde_json::to_vec(m).map_err(|e| SyncError::Bad(e.to_string()));
+    let data = encode(m)?;
+    let Message::Error { message } = m else {
+        return Ok(data);
+    };
+    if data.len() <= MAX_PACKET {
+        return Ok(data);
+    }
+    // JSON escapes can make a character up to 6 bytes (\u0000): keep a sixth of the packet.
+    let mut keep = MAX_PACKET / 6 - 64;
+    while !message.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    encode(&Message::Error {
+        message: format!(
+            "{} ... ({} more bytes cut)",
+            &message[..keep],
+            message.len() - keep
+        ),
+    })
+}
+
 pub fn recv_msg(fd: BorrowedFd<'_>) -> Result<Message, SyncError> {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; MAX_PACKET];
     let n = loop {
         match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
             Ok(n) => break n,
@@ -146,5 +175,36 @@ mod tests {
         expect(b.as_fd(), Message::Ready, "Ready").unwrap();
         drop(a);
         assert!(matches!(recv_msg(b.as_fd()), Err(SyncError::Eof)));
+    }
+
+    /// Issue 16: an error text over 64 KiB reached the parent as "sync socket: bad message".
+    #[test]
+    fn long_errors_are_cut_by_the_sender() {
+        let (a, b) = pair().unwrap();
+        for text in [
+            "é".repeat(100_000),
+            "\u{1}".repeat(200_000),
+            "x".repeat(70_000),
+        ] {
+            send_msg(
+                a.as_fd(),
+                &Message::Error {
+                    message: text.clone(),
+                },
+            )
+            .unwrap();
+            match recv_msg(b.as_fd()).unwrap() {
+                Message::Error { message } => {
+                    assert!(message.len() < MAX_PACKET);
+                    assert!(text.starts_with(message.split(" ... (").next().unwrap()));
+                    assert!(
+                        message.ends_with("more bytes cut)"),
+                        "{}",
+                        &message[message.len() - 40..]
+                    );
+                }
+                m => panic!("{m:?}"),
+            }
+        }
     }
 }
