@@ -193,3 +193,22 @@ fn pause_resume_ps_features() {
     assert_eq!(f["ociVersionMin"], "1.0.0");
     assert!(f["linux"]["namespaces"].as_array().unwrap().len() >= 7);
 }
+
+/// Issue 16: `list` silently skipped a container whose state.json is corrupt. It is shown on
+/// stderr with its error; the listing itself stays valid.
+#[test]
+fn list_shows_a_corrupt_state() {
+    let r = Rrun::new();
+    let id = r.id();
+    let dir = r.root.path().join(&id);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("state.json"), b"{not json").unwrap();
+    let out = r.run(&["list", "--format", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(listed.as_array().unwrap().is_empty(), "{listed}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&id), "stderr: {err}");
+    r.ok(&["delete", "--force", &id]);
+    assert!(!dir.exists(), "delete --force left {}", dir.display());
+}

@@ -23,7 +23,17 @@ pub fn cmd(root: &Path, a: &DeleteArgs, log: &Logger) -> Result<i32> {
         Err(ContainerError::NotExist) if a.force => return Ok(0),
         Err(e) => return Err(e.into()),
     };
-    let st = dir.load()?;
+    let st = match dir.load() {
+        Ok(st) => st,
+        // An unreadable state names no process or cgroup: with --force, the directory goes
+        // (said in the log), so the id can be used again.
+        Err(e @ ContainerError::Corrupt { .. }) if a.force => {
+            log.warn(&format!("{e}; removing the container's directory"));
+            dir.remove()?;
+            return Ok(0);
+        }
+        Err(e) => return Err(e.into()),
+    };
     match lifecycle::status(&dir, &st) {
         Status::Stopped => {}
         Status::Created => lifecycle::kill_init(&st)?,

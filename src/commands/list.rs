@@ -25,8 +25,13 @@ pub fn cmd(root: &Path, a: &ListArgs) -> Result<i32> {
         let Ok(dir) = ContainerDir::open(root, &id) else {
             continue;
         };
-        let Ok(st) = dir.load() else { continue };
-        states.push(st.oci(lifecycle::status(&dir, &st)));
+        match dir.load() {
+            Ok(st) => states.push(st.oci(lifecycle::status(&dir, &st))),
+            // A corrupt or half-written state is shown, not hidden (as runc does, on stderr so
+            // that the listing stays parseable); `delete --force ID` removes it.
+            Err(e) if root.join(&id).exists() => eprintln!("load container {id}: {e}"),
+            Err(_) => {}
+        }
     }
     if a.quiet {
         for s in &states {
