@@ -227,3 +227,33 @@ fn console_flags_are_checked() {
     ]);
     assert!(e.contains("cannot use console socket"), "{e}");
 }
+
+/// Issue 16: `run` with its own terminal spun at about 15k poll+read calls a second once the
+/// container closed its tty but kept running (POLLHUP on the master, forever). rrun's CPU time
+/// over those seconds shows whether it waits or spins.
+#[test]
+fn run_with_terminal_does_not_spin_after_the_tty_closes() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["sh", "-c", "exec </dev/null >/dev/null 2>&1; sleep 3"]);
+    b.config["process"]["terminal"] = json!(true);
+    b.save();
+    let id = r.id();
+    let mut child = r
+        .cmd()
+        .args(["run", "-b", b.path().to_str().unwrap(), &id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    // utime and stime (fields 14 and 15 of /proc/PID/stat), in clock ticks (100 a second).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        ticks < 30,
+        "rrun used {ticks} ticks of CPU in 2.5 s while the container ran without a tty"
+    );
+}

@@ -93,21 +93,31 @@ fn copy_size_to(master: &OwnedFd) {
     }
 }
 
-/// Move bytes from `from` to `to`; false at end of file or error.
-fn pump(from: std::os::fd::BorrowedFd<'_>, to: std::os::fd::BorrowedFd<'_>) -> bool {
+/// What one [`pump`] did.
+#[derive(PartialEq, Eq)]
+enum Pumped {
+    Moved,
+    /// `from` is at its end (EOF, or EIO on a pty master nobody holds the other side of).
+    ReadEnd,
+    /// `to` refused the bytes (they are dropped).
+    WriteFailed,
+}
+
+/// Move bytes from `from` to `to`.
+fn pump(from: std::os::fd::BorrowedFd<'_>, to: std::os::fd::BorrowedFd<'_>) -> Pumped {
     let mut buf = [0u8; 8192];
     match nix::unistd::read(from, &mut buf) {
-        Ok(0) | Err(_) => false,
+        Ok(0) | Err(_) => Pumped::ReadEnd,
         Ok(n) => {
             let mut off = 0;
             while off < n {
                 match nix::unistd::write(to, &buf[off..n]) {
                     Ok(w) => off += w,
                     Err(nix::Error::EINTR) => {}
-                    Err(_) => return false,
+                    Err(_) => return Pumped::WriteFailed,
                 }
             }
-            true
+            Pumped::Moved
         }
     }
 }
@@ -122,9 +132,12 @@ pub(super) fn supervise(init: i32, sfd: &SignalFd, pty: Option<&OwnedFd>) -> Res
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut stdin_open = pty.is_some();
+    // Once the container has closed every handle on its terminal, the master reports POLLHUP
+    // forever: stop polling it (issue 16: 15k poll+read calls a second otherwise).
+    let mut pty_open = pty.is_some();
     loop {
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        if let Some(m) = pty {
+        if let Some(m) = pty.filter(|_| pty_open) {
             fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
             if stdin_open {
                 fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
@@ -143,11 +156,11 @@ pub(super) fn supervise(init: i32, sfd: &SignalFd, pty: Option<&OwnedFd>) -> Res
             })
             .collect();
         drop(fds);
-        if let Some(m) = pty {
-            if ready.get(1) == Some(&true) {
-                pump(m.as_fd(), stdout.as_fd());
+        if let Some(m) = pty.filter(|_| pty_open) {
+            if ready.get(1) == Some(&true) && pump(m.as_fd(), stdout.as_fd()) == Pumped::ReadEnd {
+                pty_open = false;
             }
-            if ready.get(2) == Some(&true) && !pump(stdin.as_fd(), m.as_fd()) {
+            if ready.get(2) == Some(&true) && pump(stdin.as_fd(), m.as_fd()) != Pumped::Moved {
                 stdin_open = false;
             }
         }
@@ -190,7 +203,7 @@ fn drain(pty: Option<&OwnedFd>, stdout: &std::io::Stdout) {
         m,
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
     );
-    while pump(m.as_fd(), stdout.as_fd()) {}
+    while pump(m.as_fd(), stdout.as_fd()) == Pumped::Moved {}
 }
 
 pub fn cmd(root: &Path, a: &RunArgs, log: &Logger) -> Result<i32> {
