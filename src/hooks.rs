@@ -104,16 +104,22 @@ pub fn run_one(kind: Kind, index: usize, hook: &Hook, state: &[u8]) -> Result<()
     }
     let out = memfd("hook-stdout").map_err(|e| fail(format!("memfd: {e}"), String::new()))?;
     let err = memfd("hook-stderr").map_err(|e| fail(format!("memfd: {e}"), String::new()))?;
-    cmd.stdin(Stdio::piped())
+    // The state goes in a memfd, not a pipe: writing it can never block (a hook that does not
+    // read its stdin and a state over the 64 KiB a pipe holds made `create` wait past the
+    // hook's timeout, issue 16), and no SIGPIPE can reach the caller.
+    let input = memfd("hook-state")
+        .and_then(|mut f| {
+            f.write_all(state)?;
+            f.rewind()?;
+            Ok(f)
+        })
+        .map_err(|e| fail(format!("memfd for the state: {e}"), String::new()))?;
+    cmd.stdin(Stdio::from(input))
         .stdout(out.try_clone().map(Stdio::from).unwrap_or(Stdio::null()))
         .stderr(err.try_clone().map(Stdio::from).unwrap_or(Stdio::null()));
     let mut child = cmd
         .spawn()
         .map_err(|e| fail(e.to_string(), String::new()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin may exit first: EPIPE is not its failure.
-        let _ = stdin.write_all(state);
-    }
     let timeout = hook
         .timeout()
         .filter(|t| *t > 0)

@@ -257,3 +257,24 @@ fn run_with_terminal_does_not_spin_after_the_tty_closes() {
         "rrun used {ticks} ticks of CPU in 2.5 s while the container ran without a tty"
     );
 }
+
+/// Issue 16: a hook that does not read its stdin, with a state over the 64 KiB a pipe holds,
+/// made `create` wait 25 s past a 2 s timeout. The timeout now covers everything.
+#[test]
+fn hook_timeout_holds_with_a_large_state_and_a_hook_that_does_not_read() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    b.config["annotations"] = json!({"big": "x".repeat(200_000)});
+    b.config["hooks"] = json!({"createRuntime": [
+        {"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 2}
+    ]});
+    b.save();
+    let id = r.id();
+    let t = std::time::Instant::now();
+    let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    let took = t.elapsed();
+    assert!(e.contains("timeout after 2s"), "{e}");
+    // A hang detector, not a speed goal: 2 s of timeout plus setup, far from 30 s.
+    assert!(took.as_secs() < 20, "create took {took:?}");
+    assert!(!r.root.path().join(&id).exists());
+}
