@@ -212,3 +212,31 @@ fn list_shows_a_corrupt_state() {
     r.ok(&["delete", "--force", &id]);
     assert!(!dir.exists(), "delete --force left {}", dir.display());
 }
+
+/// Issue 16: a state.json without `cgroup_paths` leaked the container's cgroups at delete.
+#[test]
+fn delete_without_saved_cgroup_paths_removes_the_cgroups() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["sleep", "1000"]);
+    let cg = unique("rrun-nopaths");
+    b.config["linux"]["cgroupsPath"] = serde_json::json!(format!("/{cg}"));
+    b.save();
+    let id = r.id();
+    r.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let state_file = r.root.path().join(&id).join("state.json");
+    let mut st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    st.as_object_mut().unwrap().remove("cgroup_paths");
+    std::fs::write(&state_file, serde_json::to_vec(&st).unwrap()).unwrap();
+    let pids = std::path::Path::new("/sys/fs/cgroup/pids").join(&cg);
+    assert!(
+        pids.exists(),
+        "{} should exist while the container runs",
+        pids.display()
+    );
+    r.ok(&["delete", "--force", &id]);
+    for ctl in ["memory", "pids", "cpu", "devices", "freezer", "unified"] {
+        let p = std::path::Path::new("/sys/fs/cgroup").join(ctl).join(&cg);
+        assert!(!p.exists(), "{} left", p.display());
+    }
+}

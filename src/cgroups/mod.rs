@@ -130,5 +130,20 @@ pub fn container_manager(
     Ok(Box::new(m))
 }
 
+/// The manager of a container whose state.json saved no cgroup paths (written by hand, or by
+/// an older rrun): the directories its linux.cgroupsPath names, checked the same way, so that
+/// `delete` does not leak them.
+pub fn container_manager_from_config(
+    layout: &Layout,
+    cgroups_path: Option<&str>,
+    id: &str,
+    live_init: Option<i32>,
+) -> Result<Box<dyn Manager>, CgroupError> {
+    let expected = path::parse_cgroups_path(cgroups_path, id)?;
+    let m = FsManager::new(layout, &expected)?;
+    m.check_owned(&expected, live_init)?;
+    Ok(Box::new(m))
+}
+
 #[cfg(test)]
 mod host_tests;

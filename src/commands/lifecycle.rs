@@ -55,9 +55,6 @@ impl Drop for Cleanup {
 
 /// The cgroup of an existing container (None if it has none saved).
 pub fn cgroup_of(st: &SavedState) -> Result<Option<Box<dyn Manager>>> {
-    if st.cgroup_paths.is_empty() {
-        return Ok(None);
-    }
     let layout = cgroups::detect()?;
     let cgroups_path = st
         .config
@@ -66,6 +63,15 @@ pub fn cgroup_of(st: &SavedState) -> Result<Option<Box<dyn Manager>>> {
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
     let live_init = st.init_alive().then_some(st.init_pid);
+    if st.cgroup_paths.is_empty() {
+        // Issue 16: a state without cgroup_paths leaked the container's cgroups at delete.
+        return Ok(Some(cgroups::container_manager_from_config(
+            &layout,
+            cgroups_path.as_deref(),
+            &st.id,
+            live_init,
+        )?));
+    }
     Ok(Some(cgroups::container_manager(
         &layout,
         &st.cgroup_paths,
