@@ -167,6 +167,7 @@ pub fn create(
         detach,
     )?;
     rrun::lsm::check(&bundle.spec)?;
+    check_intel_rdt(&bundle.spec)?;
     let seccomp = compile_seccomp(&bundle.spec, log)?;
     let listen_fds = listen_fds(&mut bundle)?;
     let process = bundle
@@ -359,6 +360,26 @@ fn listen_fds(bundle: &mut Bundle) -> Result<u32> {
         }
     }
     Ok(n)
+}
+
+/// linux.intelRdt is refused, never ignored: rrun does not apply it (features.json says
+/// `"intelRdt": {"enabled": false}`), and the message says whether the host could.
+fn check_intel_rdt(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    if spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.intel_rdt().as_ref())
+        .is_none()
+    {
+        return Ok(());
+    }
+    let resctrl = std::fs::read_to_string("/proc/filesystems")
+        .map(|f| f.lines().any(|l| l.ends_with("\tresctrl")))
+        .unwrap_or(false);
+    if resctrl {
+        bail!("linux.intelRdt is not supported by rrun (features: intelRdt.enabled is false)");
+    }
+    bail!("linux.intelRdt is set, but this host has no resctrl file system (no Intel RDT or AMD QoS): refusing rather than running without it");
 }
 
 pub fn cmd(root: &Path, args: &CreateArgs, log: &Logger) -> Result<i32> {
