@@ -110,3 +110,16 @@ fn intel_rdt_is_refused_not_ignored() {
     assert!(e.contains("intelRdt"), "{e}");
     nothing_left(&r, &id);
 }
+
+/// runc creates a missing cwd before it makes the root read-only; rrun refused the config.
+#[test]
+fn missing_cwd_under_a_read_only_root_is_created() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["sh", "-c", "pwd; touch /x 2>/dev/null || echo ro"]);
+    b.config["root"]["readonly"] = json!(true);
+    b.config["process"]["cwd"] = json!("/work/dir");
+    b.save();
+    let (code, out, err) = r.run_fg(&b);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "/work/dir\nro\n");
+}

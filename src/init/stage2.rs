@@ -264,15 +264,18 @@ fn setup_container(
             return Err(format!("setdomainname {d:?}: {}", nix::Error::last()));
         }
     }
+    // The working directory is created as root (runc does so for the container's process),
+    // before root.readonly makes the root read-only (issue 16: a missing cwd under a read-only
+    // root was refused).
+    let root = crate::rootfs::resolve::Root::open(Path::new("/")).map_err(|e| e.to_string())?;
+    root.mkdir_all(process.cwd(), 0o755)
+        .map_err(|e| format!("create cwd {}: {e}", process.cwd().display()))?;
+    drop(root);
     // Masked and readonly paths (/proc/sys among them) come after the sysctls, as in runc.
     rootfs::finalize(&rplan).map_err(|e| format!("error finalizing rootfs: {e}"))?;
     if !plan.no_new_keyring {
         join_session_keyring(&plan.id)?;
     }
-    // The working directory is created as root (runc does so for the container's process).
-    let root = crate::rootfs::resolve::Root::open(Path::new("/")).map_err(|e| e.to_string())?;
-    root.mkdir_all(process.cwd(), 0o755)
-        .map_err(|e| format!("create cwd {}: {e}", process.cwd().display()))?;
     Ok(())
 }
 
