@@ -190,12 +190,14 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
     };
     let mut seen = HashSet::new();
     let mut has_user = false;
+    let mut new_user = false;
     for ns in linux.namespaces().iter().flatten() {
         if !seen.insert(ns.typ()) {
             return Err(format!("linux.namespaces: type {} appears twice", ns.typ()));
         }
         if ns.typ() == LinuxNamespaceType::User {
             has_user = true;
+            new_user = ns.path().as_ref().is_none_or(|p| p.as_os_str().is_empty());
         }
         // An empty path means no path (a new namespace), as in runc.
         if let Some(p) = ns.path().as_ref().filter(|p| !p.as_os_str().is_empty()) {
@@ -212,6 +214,20 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
     if has_maps && !has_user {
         return Err("linux.uidMappings/gidMappings need a user namespace".into());
+    }
+    if new_user {
+        // As runc: a new user namespace without mappings would fail later with a bare EINVAL
+        // from setgid.
+        if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            return Err(
+                "user namespaces enabled, but no uid mappings found (linux.uidMappings)".into(),
+            );
+        }
+        if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            return Err(
+                "user namespaces enabled, but no gid mappings found (linux.gidMappings)".into(),
+            );
+        }
     }
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty())
         && !seen.contains(&LinuxNamespaceType::Time)
@@ -497,6 +513,10 @@ mod tests {
         assert!(validate(&dup).unwrap_err().contains("appears twice"));
         let empty_path = with(r#""linux":{"namespaces":[{"type":"network","path":""}]}"#);
         assert!(validate(&empty_path).is_ok());
+        let unmapped = with(r#""linux":{"namespaces":[{"type":"user"}]}"#);
+        assert!(validate(&unmapped).unwrap_err().contains("no uid mappings"));
+        let joined = with(r#""linux":{"namespaces":[{"type":"user","path":"/proc/1/ns/user"}]}"#);
+        assert!(validate(&joined).is_ok());
     }
 
     #[test]
