@@ -59,6 +59,9 @@ struct Parent<'a> {
     id: &'a str,
     created: &'a str,
     cgroup: &'a dyn Manager,
+    dir: &'a ContainerDir,
+    /// The state saved while creating; the init's pid goes in as soon as the init exists.
+    state: &'a mut SavedState,
 }
 
 impl Parent<'_> {
@@ -73,6 +76,13 @@ impl ParentSide for Parent<'_> {
     }
 
     fn init_started(&mut self, pid: i32) -> Result<(), String> {
+        // From here on a killed `create` leaves a state that names the init.
+        self.state.init_pid = pid;
+        self.state.init_start_time = rrun::container::state::proc_stat(pid)
+            .map(|s| s.start_time)
+            .ok_or_else(|| format!("container init (pid {pid}) exited during create"))?;
+        rrun::faults::point("create:init-started");
+        self.dir.save(self.state).map_err(|e| e.to_string())?;
         if let Some(adj) = self
             .bundle
             .spec
@@ -202,7 +212,28 @@ pub fn create(
 
     let dir = ContainerDir::create(root, &args.id)?;
     let mut cleanup = Cleanup::new(dir.path.clone());
+    let created = rrun::timefmt::now(true);
+    // Saved before anything else exists: a `create` killed from here on leaves a state that
+    // names the cgroups (and, once it exists, the init) for `delete --force`.
+    let mut state = SavedState {
+        id: args.id.clone(),
+        init_pid: 0,
+        init_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: created.clone(),
+        owner: String::new(),
+        cgroup_paths: cgroup.paths(),
+        systemd_cgroup: false,
+        creating: true,
+        init_exe: rrun::container::state::own_exe_id(),
+        config: bundle.spec.clone(),
+    };
+    rrun::faults::point("create:dir");
+    dir.save(&state)?;
+    rrun::faults::point("create:first-state");
     cgroup.create()?;
+    rrun::faults::point("create:cgroup");
     let cgroup = &**cleanup.cgroup.insert(cgroup);
     // Device rules are always applied (deny all, the config's, the defaults), even when the
     // config has no linux.resources at all.
@@ -215,9 +246,10 @@ pub fn create(
     cgroup.apply(&resources)?;
     // The init opens them as the container's root, before it switches to the process's user.
     rrun::container::start_fifos::make(&dir.path, container_root_owner(&bundle.spec))?;
-    let state_dir: OwnedFd = dir.file().try_clone().context("dup state dir fd")?.into();
+    // Its own open of the directory: the init must not share the lock's descriptor (a killed
+    // `create` would leave the container locked for as long as the init lives).
+    let state_dir: OwnedFd = dir.reopen()?.into();
 
-    let created = rrun::timefmt::now(true);
     let plan = InitPlan {
         id: args.id.clone(),
         created: created.clone(),
@@ -238,30 +270,26 @@ pub fn create(
         id: &args.id,
         created: &created,
         cgroup,
+        dir: &dir,
+        state: &mut state,
     };
-    let pid = init::launch(&plan, &mut parent)
-        .map_err(|e| anyhow!("unable to start container process: {e}"))?;
+    let launched = init::launch(&plan, &mut parent);
+    if parent.state.init_pid > 0 {
+        cleanup.init_pid = Some(parent.state.init_pid);
+    }
+    let pid = launched.map_err(|e| anyhow!("unable to start container process: {e}"))?;
     log.debug(&format!(
         "container {} init is pid {pid}, waiting on the exec fifo",
         args.id
     ));
-    cleanup.init_pid = Some(pid);
-    let start_time = rrun::container::state::proc_stat(pid)
-        .map(|s| s.start_time)
-        .ok_or_else(|| anyhow!("container init (pid {pid}) exited during create"))?;
-    let state = SavedState {
-        id: args.id.clone(),
-        init_pid: pid,
-        init_start_time: start_time,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created,
-        owner: String::new(),
-        cgroup_paths: cgroup.paths(),
-        systemd_cgroup: false,
-        config: bundle.spec.clone(),
-    };
+    rrun::faults::point("create:ready");
+    if rrun::container::state::proc_stat(pid).is_none_or(|s| s.start_time != state.init_start_time)
+    {
+        bail!("container init (pid {pid}) exited during create");
+    }
+    state.creating = false;
     dir.save(&state)?;
+    rrun::faults::point("create:saved");
     if let Some(p) = &args.pid_file {
         write_pid_file(p, pid)?;
     }

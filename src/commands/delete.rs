@@ -17,12 +17,23 @@ pub struct DeleteArgs {
 }
 
 pub fn cmd(root: &Path, a: &DeleteArgs, log: &Logger) -> Result<i32> {
-    let dir = match ContainerDir::open(root, &a.id) {
+    let opened = if a.force {
+        ContainerDir::open_even_without_state(root, &a.id)
+    } else {
+        ContainerDir::open(root, &a.id)
+    };
+    let dir = match opened {
         Ok(d) => d,
         // runc: deleting a container that does not exist is fine with --force.
         Err(ContainerError::NotExist) if a.force => return Ok(0),
         Err(e) => return Err(e.into()),
     };
+    if !dir.has_state() {
+        // A create killed before its first state.json (we hold the lock, so it is gone):
+        // nothing else of it exists yet.
+        dir.remove()?;
+        return Ok(0);
+    }
     let st = match dir.load() {
         Ok(st) => st,
         // An unreadable state names no process or cgroup: with --force, the directory goes
@@ -43,6 +54,7 @@ pub fn cmd(root: &Path, a: &DeleteArgs, log: &Logger) -> Result<i32> {
         }
         s => bail!("cannot delete container {} that is not stopped: {s}", a.id),
     }
+    rrun::faults::point("delete:killed");
     lifecycle::destroy(dir, &st, log)?;
     Ok(0)
 }

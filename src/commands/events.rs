@@ -79,7 +79,7 @@ fn oom_kills(paths: &std::collections::BTreeMap<String, std::path::PathBuf>) -> 
 pub fn cmd(root: &Path, a: &EventsArgs) -> Result<i32> {
     let interval = parse_duration(&a.interval)?;
     let (st, cg) = {
-        let dir = ContainerDir::open(root, &a.id)?;
+        let dir = ContainerDir::open_unlocked(root, &a.id)?;
         let st = dir.load()?;
         if lifecycle::status(&dir, &st) == Status::Stopped {
             bail!("container with id {} is not running", a.id);

@@ -83,12 +83,16 @@ pub fn cgroup_of(st: &SavedState) -> Result<Option<Box<dyn Manager>>> {
 
 /// The derived status of a container.
 pub fn status(dir: &ContainerDir, st: &SavedState) -> Status {
-    st.status(&dir.path, || {
-        cgroup_of(st)
-            .ok()
-            .flatten()
-            .is_some_and(|cg| cg.is_frozen().unwrap_or(false))
-    })
+    st.status(
+        &dir.path,
+        || dir.locked_by_another(),
+        || {
+            cgroup_of(st)
+                .ok()
+                .flatten()
+                .is_some_and(|cg| cg.is_frozen().unwrap_or(false))
+        },
+    )
 }
 
 /// Release the init through the start fifos; waits until the container's program is executed

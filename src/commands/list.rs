@@ -22,7 +22,7 @@ pub fn cmd(root: &Path, a: &ListArgs) -> Result<i32> {
     let mut states = Vec::new();
     for id in list_ids(root)? {
         // A container deleted while we list is simply not listed.
-        let Ok(dir) = ContainerDir::open(root, &id) else {
+        let Ok(dir) = ContainerDir::open_unlocked(root, &id) else {
             continue;
         };
         match dir.load() {

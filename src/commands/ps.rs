@@ -39,7 +39,7 @@ pub fn filter_table(out: &str, pids: &[i32]) -> Result<String> {
 }
 
 pub fn cmd(root: &Path, a: &PsArgs) -> Result<i32> {
-    let dir = ContainerDir::open(root, &a.id)?;
+    let dir = ContainerDir::open_unlocked(root, &a.id)?;
     let st = dir.load()?;
     if lifecycle::status(&dir, &st) == Status::Stopped {
         bail!("container not running");

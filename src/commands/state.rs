@@ -12,7 +12,7 @@ pub struct StateArgs {
 }
 
 pub fn cmd(root: &Path, a: &StateArgs) -> Result<i32> {
-    let dir = ContainerDir::open(root, &a.id)?;
+    let dir = ContainerDir::open_unlocked(root, &a.id)?;
     let st = dir.load()?;
     let oci = st.oci(lifecycle::status(&dir, &st));
     super::emit(&(serde_json::to_string_pretty(&oci)? + "\n"))?;

@@ -1,6 +1,14 @@
 //! A container's state directory under `--root`: `<root>/<id>/` holds `state.json` and, between
-//! create and start, the exec fifo. An exclusive flock on the directory serialises commands on
-//! one id; ids are validated before any path is built from them.
+//! create and start, the exec fifo. An exclusive flock on the directory serialises the commands
+//! that change a container (the wait for it is bounded); `state`, `list`, `ps` and `events` read
+//! without it (state.json is replaced atomically). Ids are validated before any path is built
+//! from them.
+//!
+//! Crash consistency: `create` writes a first state.json (marked `creating`, naming the cgroups
+//! it is about to make) before it makes anything, and saves the init's pid as soon as the init
+//! exists, so a `create` killed at any point leaves a state that `delete --force` can clean.
+//! No process that outlives a command holds the lock: the init gets its own open of the
+//! directory, not a copy of the locked descriptor.
 
 pub mod start_fifos;
 pub mod state;
@@ -28,6 +36,8 @@ pub enum ContainerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("container {id} is busy: another rrun command has held its lock for {secs} s")]
+    Busy { id: String, secs: u64 },
     #[error("state file {path} is corrupt: {source}")]
     Corrupt {
         path: PathBuf,
@@ -59,12 +69,16 @@ pub fn validate_id(id: &str) -> Result<(), ContainerError> {
     }
 }
 
-/// A locked container directory. The lock is released on drop.
+/// How long a command waits for another one's lock on the same container.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A container directory, locked (commands that change it) or not (readers). The lock is
+/// released on drop.
 #[derive(Debug)]
 pub struct ContainerDir {
     pub id: String,
     pub path: PathBuf,
-    lock: Flock<File>,
+    lock: Option<Flock<File>>,
 }
 
 impl ContainerDir {
@@ -87,38 +101,89 @@ impl ContainerDir {
 
     /// Open and lock the directory of an existing container.
     pub fn open(root: &Path, id: &str) -> Result<ContainerDir, ContainerError> {
-        validate_id(id)?;
-        let path = root.join(id);
-        let dir = Self::lock(id, path)?;
-        if !dir.path.join(STATE_FILE).exists() {
-            // A directory without state is a create still in progress (it holds the lock
-            // until it is done) or one that failed and cleaned up under us.
+        let dir = Self::open_even_without_state(root, id)?;
+        if !dir.has_state() {
+            // A create killed right after making the directory (`delete --force` removes it).
             return Err(ContainerError::NotExist);
         }
         Ok(dir)
     }
 
+    /// Open and lock `<root>/<id>` whether or not it holds a state.json (for `delete --force`).
+    pub fn open_even_without_state(root: &Path, id: &str) -> Result<ContainerDir, ContainerError> {
+        validate_id(id)?;
+        Self::lock(id, root.join(id))
+    }
+
+    /// Open a container's directory to read its state, without the lock.
+    pub fn open_unlocked(root: &Path, id: &str) -> Result<ContainerDir, ContainerError> {
+        validate_id(id)?;
+        let path = root.join(id);
+        if !path.join(STATE_FILE).exists() {
+            return Err(ContainerError::NotExist);
+        }
+        Ok(ContainerDir {
+            id: id.to_string(),
+            path,
+            lock: None,
+        })
+    }
+
+    pub fn has_state(&self) -> bool {
+        self.path.join(STATE_FILE).exists()
+    }
+
     fn lock(id: &str, path: PathBuf) -> Result<ContainerDir, ContainerError> {
-        let f = match File::open(&path) {
+        let mut f = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ContainerError::NotExist)
             }
             Err(e) => return Err(io("open", &path)(e)),
         };
-        let lock = Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, e)| io("flock", &path)(e.into()))?;
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let lock = loop {
+            match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+                Ok(l) => break l,
+                Err((back, nix::Error::EWOULDBLOCK)) if std::time::Instant::now() < deadline => {
+                    f = back;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err((_, nix::Error::EWOULDBLOCK)) => {
+                    return Err(ContainerError::Busy {
+                        id: id.to_string(),
+                        secs: LOCK_WAIT.as_secs(),
+                    })
+                }
+                Err((_, e)) => return Err(io("flock", &path)(e.into())),
+            }
+        };
         Ok(ContainerDir {
             id: id.to_string(),
             path,
-            lock,
+            lock: Some(lock),
         })
     }
 
-    /// The directory file itself (its fd is inherited by the init to reach the exec fifo after
-    /// pivot_root).
-    pub fn file(&self) -> &File {
-        &self.lock
+    /// Whether another process holds this container's lock: a `create` still at work. Always
+    /// false for the holder itself.
+    pub fn locked_by_another(&self) -> bool {
+        if self.lock.is_some() {
+            return false;
+        }
+        let Ok(f) = File::open(&self.path) else {
+            return false;
+        };
+        matches!(
+            Flock::lock(f, FlockArg::LockSharedNonblock),
+            Err((_, nix::Error::EWOULDBLOCK))
+        )
+    }
+
+    /// A new open of the directory (its own open file description, so a process that inherits
+    /// it does not share the lock): the init reaches the start fifos through it.
+    pub fn reopen(&self) -> Result<File, ContainerError> {
+        File::open(&self.path).map_err(io("open", &self.path))
     }
 
     pub fn load(&self) -> Result<SavedState, ContainerError> {

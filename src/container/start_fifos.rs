@@ -137,6 +137,7 @@ pub fn release(dir: &Path, alive: &dyn Fn() -> bool) -> Result<(), FifoError> {
         Err(e) => return Err(sys("write", EXEC_FIFO)(e)),
     }
     drop(go);
+    crate::faults::point("start:released");
     let _ = std::fs::remove_file(dir.join(EXEC_FIFO));
     let mut buf = Vec::new();
     let mut f = File::from(status);

@@ -53,6 +53,14 @@ pub struct SavedState {
     pub cgroup_paths: BTreeMap<String, PathBuf>,
     #[serde(default)]
     pub systemd_cgroup: bool,
+    /// True until `create` has finished: a state saved early so that a killed `create` leaves
+    /// something `delete --force` can clean.
+    #[serde(default)]
+    pub creating: bool,
+    /// (st_dev, st_ino) of the init's program before its execve (rrun itself): while the init
+    /// still runs it, the container is created, whatever files a killed `start` left.
+    #[serde(default)]
+    pub init_exe: Option<(u64, u64)>,
     /// The config the container was created from (hooks and annotations are read from it).
     pub config: Spec,
 }
@@ -119,6 +127,20 @@ pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     parse_stat(&s)
 }
 
+/// (st_dev, st_ino) of the program `pid` runs (`/proc/PID/exe`).
+pub fn exe_id(pid: i32) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(format!("/proc/{pid}/exe")).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+/// (st_dev, st_ino) of the running rrun, which the init runs until its execve.
+pub fn own_exe_id() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata("/proc/self/exe").ok()?;
+    Some((m.dev(), m.ino()))
+}
+
 /// Parse /proc/PID/stat: the command name may hold spaces and parentheses, so fields are
 /// counted after the last `)`.
 pub fn parse_stat(s: &str) -> Option<ProcStat> {
@@ -142,13 +164,28 @@ impl SavedState {
         }
     }
 
-    /// The derived status. `dir` is the container's state directory; `frozen` tells whether its
-    /// cgroup is frozen (asked only of a live container).
-    pub fn status(&self, dir: &Path, frozen: impl FnOnce() -> bool) -> Status {
+    /// The derived status. `dir` is the container's state directory; `create_at_work` tells
+    /// whether a `create` still holds the container (asked only of a `creating` state);
+    /// `frozen` whether its cgroup is frozen (asked only of a live container).
+    pub fn status(
+        &self,
+        dir: &Path,
+        create_at_work: impl FnOnce() -> bool,
+        frozen: impl FnOnce() -> bool,
+    ) -> Status {
+        if self.creating && create_at_work() {
+            return Status::Creating;
+        }
         if !self.init_alive() {
             return Status::Stopped;
         }
-        if dir.join(super::EXEC_FIFO).exists() {
+        // Created while the init has not executed the program yet: the exec fifo alone could be
+        // a leftover of a killed `start`, and a killed `create` leaves no fifo reader's word.
+        let before_exec = match self.init_exe {
+            Some(id) => exe_id(self.init_pid) == Some(id),
+            None => dir.join(super::EXEC_FIFO).exists(),
+        };
+        if before_exec {
             return Status::Created;
         }
         if frozen() {
