@@ -141,3 +141,58 @@ fn symlinked_mount_destination_stays_inside() {
         .join("x")
         .is_dir());
 }
+
+/// A directory bound onto a file of the image, and a file onto a directory: the message names
+/// the mount (host source and destination) and says what is wrong, as runc's `error mounting
+/// "SRC" to rootfs at "DEST": ...` does.
+#[test]
+fn bind_of_mismatched_kinds_names_the_mount() {
+    let r = Rrun::new();
+    let host = TempDir::new("rrun-src");
+    let dir = host.path().join("somedir");
+    std::fs::create_dir(&dir).unwrap();
+    let file = host.path().join("somefile");
+    std::fs::write(&file, "x").unwrap();
+    for (src, dest, what) in [
+        (
+            &dir,
+            "/etc/passwd",
+            "the source is a directory and the destination is not: not a directory",
+        ),
+        (
+            &file,
+            "/tmp",
+            "the destination is a directory and the source is not: not a directory",
+        ),
+    ] {
+        let mut b = Bundle::busybox(&["/bin/true"]);
+        b.config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": dest, "type": "bind", "source": src, "options": ["rbind"]
+        }));
+        b.save();
+        let id = r.id();
+        let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
+        let src = src.to_str().unwrap();
+        let want = format!("error mounting \"{src}\" to rootfs at \"{dest}\": {what}");
+        assert!(e.contains(&want), "want {want:?} in {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert_nothing_left(&r, &id, &b);
+    }
+}
+
+/// A memory limit too small for the init: the kernel OOM-kills it during its setup, and the
+/// message says so (runc's words) rather than only that the init exited.
+#[test]
+fn memory_limit_too_small_for_the_init() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 65536});
+    b.save();
+    let id = r.id();
+    let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(
+        e.contains("container init was OOM-killed (memory limit too low?)"),
+        "{e}"
+    );
+    assert_nothing_left(&r, &id, &b);
+}

@@ -14,7 +14,7 @@ use super::layout::{parse_words, Layout, V1Hierarchy};
 use super::mounts::{self, CgroupMount, UnifiedSource, V1Source};
 use super::path::{self, CgroupsPath, OwnCgroups};
 use super::plan::{self, Placement, Probe, Version};
-use super::stats::{Stats, StatsReader};
+use super::stats::{self, Stats, StatsReader};
 use super::{devices_bpf, freezer, fsio, Manager};
 
 /// The key of the cgroup2 directory in [`Manager::paths`] (runc's key for it too).
@@ -432,6 +432,27 @@ impl Manager for FsManager {
             Some((version, self.dir_for(controller)?.to_path_buf()))
         };
         StatsReader { locate: &locate }.collect()
+    }
+
+    fn oom_kill_count(&self) -> Result<Option<u64>, CgroupError> {
+        let (Some(version), Some(dir)) = (self.placement.of("memory"), self.dir_for("memory"))
+        else {
+            return Ok(None);
+        };
+        let keyed = |file: &str, key: &str| -> Result<Option<u64>, CgroupError> {
+            Ok(fsio::read_optional(&dir.join(file))?
+                .and_then(|text| stats::parse_keyed(&text).get(key).copied()))
+        };
+        match version {
+            Version::V2 => keyed("memory.events", "oom_kill"),
+            Version::V1 => match keyed("memory.oom_control", "oom_kill")? {
+                Some(n) => Ok(Some(n)),
+                // Before Linux 4.13 there is no count of kills: that the limit was hit is the
+                // closest sign.
+                None => Ok(fsio::read_optional(&dir.join("memory.failcnt"))?
+                    .and_then(|text| stats::parse_value(&text))),
+            },
+        }
     }
 
     fn mounts(&self, cgroupns: bool) -> Vec<CgroupMount> {

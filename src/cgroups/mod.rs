@@ -91,6 +91,10 @@ pub trait Manager: std::fmt::Debug {
     fn destroy(&self) -> Result<(), CgroupError>;
     /// Usage figures, shaped like the `data` of runc's `events --stats`.
     fn stats(&self) -> Result<Stats, CgroupError>;
+    /// How many processes the kernel's OOM killer has killed in the container's memory cgroup
+    /// (v1: `oom_kill` of memory.oom_control, or memory.failcnt on kernels before 4.13 that
+    /// lack it; v2: `oom_kill` of memory.events). None without a memory controller.
+    fn oom_kill_count(&self) -> Result<Option<u64>, CgroupError>;
     /// How to build the container's `cgroup` mount (see [`mounts`]); nothing is mounted here.
     fn mounts(&self, cgroupns: bool) -> Vec<CgroupMount>;
     /// Controller -> the container's directory for it (`""`: the cgroup2 directory).

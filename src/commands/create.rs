@@ -62,6 +62,9 @@ struct Parent<'a> {
     dir: &'a ContainerDir,
     /// The state saved while creating; the init's pid goes in as soon as the init exists.
     state: &'a mut SavedState,
+    /// The memory cgroup's OOM kill count before the init started (a cgroupsPath may name a
+    /// cgroup that existed, with kills of its own).
+    oom_kills_before: u64,
 }
 
 impl Parent<'_> {
@@ -73,6 +76,12 @@ impl Parent<'_> {
 impl ParentSide for Parent<'_> {
     fn stage1_started(&mut self, pid: i32) -> Result<(), String> {
         self.cgroup.add_process(pid).map_err(|e| e.to_string())
+    }
+
+    fn oom_killed(&mut self) -> bool {
+        self.cgroup
+            .oom_kill_count()
+            .is_ok_and(|n| n.is_some_and(|n| n > self.oom_kills_before))
     }
 
     fn init_started(&mut self, pid: i32) -> Result<(), String> {
@@ -272,6 +281,7 @@ pub fn create(
         cgroup,
         dir: &dir,
         state: &mut state,
+        oom_kills_before: cgroup.oom_kill_count().ok().flatten().unwrap_or(0),
     };
     let launched = init::launch(&plan, &mut parent);
     if parent.state.init_pid > 0 {

@@ -24,10 +24,11 @@ use crate::namespaces::NamespacePlan;
 use crate::process::caps::CapPlan;
 use crate::spec::Bundle;
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::LinuxIdMapping;
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
 use sync::{expect, recv_msg, send_msg, Message, SyncError};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,10 @@ pub enum InitError {
     /// A parent-side step (cgroup, hook) failed.
     #[error("{0}")]
     Parent(String),
+    /// A stage died of SIGKILL before `Ready` while the container's memory cgroup recorded
+    /// an OOM kill (runc's words for it).
+    #[error("container init was OOM-killed (memory limit too low?)")]
+    OomKilled,
 }
 
 /// Everything the stages need, prepared by the parent before the fork.
@@ -83,6 +88,11 @@ pub trait ParentSide {
     fn init_started(&mut self, pid: i32) -> Result<(), String>;
     /// The init's mounts are ready: run prestart and createRuntime hooks.
     fn create_hooks(&mut self, pid: i32) -> Result<(), String>;
+    /// A stage was killed by SIGKILL before `Ready`: did the container's memory cgroup record
+    /// an OOM kill? Asked before anything is cleaned up.
+    fn oom_killed(&mut self) -> bool {
+        false
+    }
 }
 
 /// Write /proc/PID/{uid_map,gid_map} from the config's mappings.
@@ -108,6 +118,56 @@ fn write_id_maps(
 fn kill_and_reap(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     let _ = waitpid(Pid::from_raw(pid), None);
+}
+
+/// Reap `pid`, which is dead or dying: the sync socket reads EOF while the process exits, a
+/// moment before it can be waited for. None if it is still there after a while (it is then
+/// killed like the rest).
+fn reap_dying(pid: i32) -> Option<WaitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(nix::Error::EINTR) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return None,
+            Ok(status) => return Some(status),
+        }
+    }
+}
+
+/// The processes [`launch`] started, and how they ended once reaped.
+struct Children {
+    stage1: i32,
+    /// Set when stage-1 is reaped (it exits once it has reported the init's pid).
+    stage1_status: Option<WaitStatus>,
+    init: Option<i32>,
+    init_status: Option<WaitStatus>,
+}
+
+impl Children {
+    /// After `err`: learn how a stage that died without a word ended, then kill and reap
+    /// every process still there. True if a stage had been killed by SIGKILL (as the OOM
+    /// killer kills), not counting our own kills.
+    fn end_after(&mut self, err: &InitError) -> bool {
+        if matches!(err, InitError::Sync(e) if e.peer_gone()) {
+            // The socket's last holder is the one that died: the init once it exists.
+            match self.init {
+                Some(pid) => self.init_status = reap_dying(pid),
+                None => self.stage1_status = reap_dying(self.stage1),
+            }
+        }
+        let sigkilled = [self.stage1_status, self.init_status]
+            .iter()
+            .any(|s| matches!(s, Some(WaitStatus::Signaled(_, Signal::SIGKILL, _))));
+        if self.stage1_status.is_none() {
+            kill_and_reap(self.stage1);
+        }
+        if let (Some(pid), None) = (self.init, self.init_status) {
+            kill_and_reap(pid);
+        }
+        sigkilled
+    }
 }
 
 /// Run the protocol's parent side. Returns the init's host pid once it is `Ready` (blocked on
@@ -136,15 +196,21 @@ pub fn launch(plan: &InitPlan, parent: &mut dyn ParentSide) -> Result<i32, InitE
         ForkResult::Parent { child } => child.as_raw(),
     };
     drop(child_end);
-    let mut init_pid: Option<i32> = None;
-    let result = parent_protocol(plan, parent, parent_end.as_fd(), stage1_pid, &mut init_pid);
-    if result.is_err() {
-        kill_and_reap(stage1_pid);
-        if let Some(p) = init_pid {
-            kill_and_reap(p);
-        }
+    let mut children = Children {
+        stage1: stage1_pid,
+        stage1_status: None,
+        init: None,
+        init_status: None,
+    };
+    let err = match parent_protocol(plan, parent, parent_end.as_fd(), &mut children) {
+        Ok(pid) => return Ok(pid),
+        Err(e) => e,
+    };
+    // The kernel's OOM killer sends SIGKILL; the memory cgroup counts its kills.
+    if children.end_after(&err) && parent.oom_killed() {
+        return Err(InitError::OomKilled);
     }
-    result
+    Err(err)
 }
 
 /// Turn a peer's Error message into InitError::Child, other surprises into Sync errors.
@@ -168,9 +234,9 @@ fn parent_protocol(
     plan: &InitPlan,
     parent: &mut dyn ParentSide,
     sock: std::os::fd::BorrowedFd<'_>,
-    stage1_pid: i32,
-    init_pid: &mut Option<i32>,
+    children: &mut Children,
 ) -> Result<i32, InitError> {
+    let stage1_pid = children.stage1;
     parent
         .stage1_started(stage1_pid)
         .map_err(InitError::Parent)?;
@@ -198,8 +264,12 @@ fn parent_protocol(
             .into())
         }
     };
-    *init_pid = Some(pid);
-    match waitpid(Pid::from_raw(stage1_pid), None) {
+    children.init = Some(pid);
+    let stage1_end = waitpid(Pid::from_raw(stage1_pid), None);
+    if let Ok(status) = stage1_end {
+        children.stage1_status = Some(status);
+    }
+    match stage1_end {
         Ok(WaitStatus::Exited(_, 0)) => {}
         other => {
             return Err(InitError::Parent(format!(

@@ -69,6 +69,20 @@ pub enum SyncError {
     },
 }
 
+impl SyncError {
+    /// The peer is gone without a word: end-of-file on a read, or a write that found no
+    /// reader (EPIPE, ECONNRESET). The stage that held the other end died (or is dying).
+    pub fn peer_gone(&self) -> bool {
+        match self {
+            SyncError::Eof => true,
+            SyncError::Io { source, .. } => {
+                matches!(source, nix::Error::EPIPE | nix::Error::ECONNRESET)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A new socketpair: (parent end, child end), both close-on-exec.
 pub fn pair() -> Result<(OwnedFd, OwnedFd), SyncError> {
     socketpair(

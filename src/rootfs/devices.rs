@@ -168,20 +168,25 @@ fn set_mode_owner(
     Ok(())
 }
 
+/// The host's node at the same path, bound onto an empty file (named in errors as the mount
+/// it is: the host's path to the rootfs's).
 fn bind_host_device(root: &Root, dev: &DeviceNode) -> Result<(), RootfsError> {
-    let fd = root.create_file(&dev.path, 0o000)?;
-    mount(
-        Some(&dev.path),
-        &fd_path(fd.as_fd()),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|source| RootfsError::Device {
-        op: "bind",
-        path: dev.path.clone(),
-        source,
-    })
+    let bind = || {
+        let fd = root.create_file(&dev.path, 0o000)?;
+        mount(
+            Some(&dev.path),
+            &fd_path(fd.as_fd()),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|source| RootfsError::Device {
+            op: "bind",
+            path: dev.path.clone(),
+            source,
+        })
+    };
+    bind().map_err(|e| e.in_mount(dev.path.to_string_lossy(), &dev.path))
 }
 
 /// Create the symlink `path` -> `target` inside the root (replacing what is there).

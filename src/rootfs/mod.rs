@@ -59,10 +59,42 @@ pub enum RootfsError {
     DeviceMismatch { path: PathBuf },
     #[error("{path} in the container is not {want}: refusing to use it")]
     NotTheDevice { path: PathBuf, want: &'static str },
+    /// One config.json mount (or a host device bound in) failed: `cause` says how. Named as
+    /// runc names it, with the host source and the destination inside the rootfs.
+    #[error("error mounting {source_path:?} to rootfs at {dest:?}: {cause}")]
+    Entry {
+        source_path: String,
+        dest: PathBuf,
+        #[source]
+        cause: Box<RootfsError>,
+    },
+    /// A bind mount of a directory onto something that is not one, or the reverse: the
+    /// kernel's ENOTDIR, said with which side is which.
+    #[error("{}: not a directory", kind_mismatch_text(*source_is_dir))]
+    KindMismatch { source_is_dir: bool },
     #[error(transparent)]
     FdMount(#[from] fdmount::FdMountError),
     #[error("filesystem {fstype:?} must be mounted on an ordinary directory, and {dest} is reached through a symlink")]
     SymlinkedSpecialMount { fstype: String, dest: PathBuf },
+}
+
+fn kind_mismatch_text(source_is_dir: bool) -> &'static str {
+    if source_is_dir {
+        "the source is a directory and the destination is not"
+    } else {
+        "the destination is a directory and the source is not"
+    }
+}
+
+impl RootfsError {
+    /// This error as the failure of mounting `source` at `dest` (inside the rootfs).
+    pub fn in_mount(self, source: impl Into<String>, dest: &Path) -> RootfsError {
+        RootfsError::Entry {
+            source_path: source.into(),
+            dest: dest.to_path_buf(),
+            cause: Box::new(self),
+        }
+    }
 }
 
 /// What the rootfs code needs from the container's config and environment.

@@ -5,7 +5,7 @@
 //! rootfs.
 
 use super::mount_options::{self, bind_remount_flags, MountOptions};
-use super::resolve::{fd_path, Root};
+use super::resolve::{fd_path, ResolveError, Root};
 use super::RootfsError;
 use crate::cgroups::CgroupMount;
 use nix::mount::{mount, MsFlags};
@@ -82,10 +82,27 @@ fn source_path(ctx: &MountContext<'_>, m: &Mount) -> Option<PathBuf> {
     })
 }
 
-/// Perform one config.json mount.
+/// The source of `m` as messages show it: the host path of a bind (a relative one joined to
+/// the bundle), else the config's source, else the file system type.
+fn shown_source(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> String {
+    let bind_source = opts.bind.then(|| source_path(ctx, m)).flatten();
+    bind_source
+        .or_else(|| m.source().clone())
+        .map(|s| s.to_string_lossy().into_owned())
+        .or_else(|| m.typ().clone())
+        .unwrap_or_else(|| "none".to_string())
+}
+
+/// Perform one config.json mount. Whatever fails is reported as the failure of this mount,
+/// naming its source and destination as runc does (`error mounting "SRC" to rootfs at
+/// "DEST": ...`).
 pub fn mount_one(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError> {
+    let opts = mount_options::parse(m.typ().as_deref(), m.options().as_deref().unwrap_or(&[]));
+    mount_entry(ctx, m, &opts).map_err(|e| e.in_mount(shown_source(ctx, m, &opts), m.destination()))
+}
+
+fn mount_entry(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
     let typ = m.typ().as_deref();
-    let opts = mount_options::parse(typ, m.options().as_deref().unwrap_or(&[]));
     let dest = m.destination();
     if opts.tmpcopyup {
         return Err(RootfsError::Unsupported {
@@ -93,10 +110,10 @@ pub fn mount_one(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError> {
         });
     }
     if typ == Some("cgroup") && !opts.bind {
-        return mount_cgroup(ctx, dest, &opts);
+        return mount_cgroup(ctx, dest, opts);
     }
     if opts.bind {
-        return mount_bind(ctx, m, &opts);
+        return mount_bind(ctx, m, opts);
     }
     let target_fd = ctx.root.mkdir_all(dest, 0o755)?;
     let target = fd_path(target_fd.as_fd());
@@ -142,7 +159,7 @@ pub fn mount_one(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError> {
             let top = ctx.root.open_path(dest, libc::O_PATH)?;
             bind_remount(
                 &fd_path(top.as_fd()),
-                bind_remount_flags(&opts),
+                bind_remount_flags(opts),
                 opts.cleared,
             )?;
         }
@@ -171,7 +188,7 @@ pub fn mount_one(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError> {
             })
         }
     }
-    apply_propagation(ctx, dest, &opts)
+    apply_propagation(ctx, dest, opts)
 }
 
 fn apply_propagation(
@@ -201,7 +218,9 @@ fn mount_bind(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result<
         source,
     })?;
     let target_fd = if meta.is_dir() {
-        ctx.root.mkdir_all(dest, 0o755)?
+        ctx.root
+            .mkdir_all(dest, 0o755)
+            .map_err(|e| dir_onto_non_dir(ctx.root, dest, e))?
     } else {
         ctx.root.create_file(dest, 0o644)?
     };
@@ -213,10 +232,23 @@ fn mount_bind(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result<
         flags,
         None::<&str>,
     )
-    .map_err(|e| RootfsError::Bind {
-        source_path: src.clone(),
-        dest: dest.clone(),
-        source: e,
+    .map_err(|e| {
+        // The kernel refuses a directory onto a non-directory and the reverse with ENOTDIR;
+        // say which side is which.
+        let target_is_dir = || {
+            nix::sys::stat::fstat(&target_fd)
+                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        };
+        if e == nix::Error::ENOTDIR && meta.is_dir() != target_is_dir() {
+            return RootfsError::KindMismatch {
+                source_is_dir: meta.is_dir(),
+            };
+        }
+        RootfsError::Bind {
+            source_path: src.clone(),
+            dest: dest.clone(),
+            source: e,
+        }
     })?;
     let remount = bind_remount_flags(opts);
     if !remount.is_empty() {
@@ -224,6 +256,28 @@ fn mount_bind(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result<
         bind_remount(&fd_path(top.as_fd()), remount, opts.cleared)?;
     }
     apply_propagation(ctx, dest, opts)
+}
+
+/// The error of making the destination of a directory bind: when the destination exists and
+/// is not a directory (a file of the image, or a symlink inside the root to one), the
+/// resolver's ENOTDIR becomes [`RootfsError::KindMismatch`]; anything else stays as it is.
+fn dir_onto_non_dir(root: &Root, dest: &Path, e: ResolveError) -> RootfsError {
+    if e.errno() != Some(libc::ENOTDIR) {
+        return e.into();
+    }
+    // Resolved inside the root as the destination was; ENOTDIR on the way (a file used as a
+    // parent directory) leaves the resolver's own message.
+    let not_a_dir = root
+        .open_path(dest, libc::O_PATH)
+        .ok()
+        .and_then(|fd| nix::sys::stat::fstat(&fd).ok())
+        .is_some_and(|st| st.st_mode & libc::S_IFMT != libc::S_IFDIR);
+    if not_a_dir {
+        return RootfsError::KindMismatch {
+            source_is_dir: true,
+        };
+    }
+    e.into()
 }
 
 fn mount_cgroup(
