@@ -2,7 +2,7 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 RUNTIME ?= $(CURDIR)/target/release/rrun
 
-.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results integration attacks
+.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results integration attacks fuzz
 
 all: release
 
@@ -35,6 +35,11 @@ demo: deps release
 test: deps
 	$(CARGO) test -- --test-threads=4
 	integration/attacks/run.sh --runtime $(CURDIR)/target/debug/rrun
+
+# The config fuzzer, longer than in `make test` (150 cases there); RRUN_FUZZ_SEED replays a run.
+FUZZ_CASES ?= 3000
+fuzz:
+	RRUN_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --test fuzz_config -- --nocapture
 
 # The escape attacks against ATTACK_RUNTIME (any runc-compatible runtime; see SECURITY.md).
 ATTACK_RUNTIME ?= $(CURDIR)/target/release/rrun

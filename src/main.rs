@@ -103,7 +103,23 @@ fn error_text(e: &anyhow::Error) -> String {
             text.push_str(&c);
         }
     }
-    text
+    one_line(&text)
+}
+
+/// An error is one line (containerd shows the last one; a config value may hold a newline):
+/// control characters are written as escapes.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.trim_end().chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push(' '),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The subcommand of a command line, found without clap: the first word that is neither a
@@ -169,6 +185,16 @@ fn main() {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn errors_are_one_line() {
+        assert_eq!(
+            one_line("unknown variant `\n`, expected"),
+            "unknown variant `\\n`, expected"
+        );
+        assert_eq!(one_line("a\u{0}b\r\n"), "a\\u{0}b");
+        assert_eq!(one_line("tab\there"), "tab here");
+    }
 
     #[test]
     fn subcommand_is_found_past_global_flags() {

@@ -13,6 +13,8 @@ use std::str::FromStr;
 pub enum CapsError {
     #[error("capability {0} is not known to this runtime")]
     Unknown(String),
+    #[error("process.capabilities: {cap} is effective but not permitted")]
+    NotPermitted { cap: String },
     #[error("drop {cap} from the bounding set: {source}")]
     Drop { cap: String, source: nix::Error },
     #[error("{op} {set} capabilities: {source}")]
@@ -68,14 +70,26 @@ pub struct CapPlan {
 impl CapPlan {
     pub fn from_spec(c: &LinuxCapabilities) -> Result<CapPlan, CapsError> {
         let known = supported();
-        Ok(CapPlan {
+        let plan = CapPlan {
             bounding: to_set(c.bounding().as_ref(), &known)?,
             effective: to_set(c.effective().as_ref(), &known)?,
             permitted: to_set(c.permitted().as_ref(), &known)?,
             inheritable: to_set(c.inheritable().as_ref(), &known)?,
             ambient: to_set(c.ambient().as_ref(), &known)?,
             supported: known,
-        })
+        };
+        // The kernel refuses an effective capability that is not permitted (capset: EPERM);
+        // say which, before anything of the container exists.
+        if let Some(cap) = plan
+            .effective
+            .difference(&plan.permitted)
+            .min_by_key(|c| c.index())
+        {
+            return Err(CapsError::NotPermitted {
+                cap: cap.to_string(),
+            });
+        }
+        Ok(plan)
     }
 
     /// Drop from the bounding set what the config does not list (needs CAP_SETPCAP).
@@ -123,7 +137,7 @@ mod tests {
     #[test]
     fn converts_names() {
         let c: LinuxCapabilities = serde_json::from_str(
-            r#"{"bounding":["CAP_CHOWN","CAP_NET_BIND_SERVICE"],"effective":["CAP_KILL"]}"#,
+            r#"{"bounding":["CAP_CHOWN","CAP_NET_BIND_SERVICE"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"]}"#,
         )
         .unwrap();
         let p = CapPlan::from_spec(&c).unwrap();
@@ -131,5 +145,15 @@ mod tests {
         assert!(p.bounding.contains(&Capability::CAP_NET_BIND_SERVICE));
         assert!(p.effective.contains(&Capability::CAP_KILL));
         assert!(p.ambient.is_empty());
+    }
+
+    /// Found by the config fuzzer: capset's bare EPERM became a message naming the capability.
+    #[test]
+    fn effective_must_be_permitted() {
+        let c: LinuxCapabilities =
+            serde_json::from_str(r#"{"effective":["CAP_KILL"],"permitted":["CAP_CHOWN"]}"#)
+                .unwrap();
+        let e = CapPlan::from_spec(&c).unwrap_err().to_string();
+        assert!(e.contains("CAP_KILL is effective but not permitted"), "{e}");
     }
 }
