@@ -64,5 +64,5 @@ flow_containerd_error_memory_too_small() {
     echo "exit=$?"
     echo "$msg" >"$W/out/msg.containerd_error_memory_too_small.$RT"
     c_gone "$RT-oom"
-    grep -qi 'oom' <<<"$msg" && echo "says OOM: yes" || echo "says OOM: no"
+    grep -qi 'memory limit' <<<"$msg" && echo "names the memory limit: yes" || echo "names the memory limit: no"
 }
