@@ -151,6 +151,24 @@ fn create_killed_at_every_step() {
     }
 }
 
+/// Stage-1 killed after it forked the init but before it reported it: the init still holds the
+/// sync socket, so `create` must notice stage-1's end rather than wait for the socket.
+#[test]
+fn stage1_killed_after_forking_the_init() {
+    let r = Rrun::new();
+    let id = r.id();
+    let cg = unique("rrun-fault");
+    let b = bundle(&id, &cg);
+    let child = rrun(
+        &r,
+        &["create", "-b", b.path().to_str().unwrap(), &id],
+        Some("stage1:forked"),
+    );
+    let status = wait_bounded(child, "create with stage1:forked", Duration::from_secs(30));
+    assert!(!status.success(), "create succeeded without its stage-1");
+    force_delete_leaves_nothing(&r, &id, &cg, "stage-1 killed after the fork");
+}
+
 #[test]
 fn create_killed_at_random_moments() {
     let r = Rrun::new();

@@ -154,7 +154,10 @@ impl Children {
             // The socket's last holder is the one that died: the init once it exists.
             match self.init {
                 Some(pid) => self.init_status = reap_dying(pid),
-                None => self.stage1_status = reap_dying(self.stage1),
+                None if self.stage1_status.is_none() => {
+                    self.stage1_status = reap_dying(self.stage1)
+                }
+                None => {}
             }
         }
         let sigkilled = [self.stage1_status, self.init_status]
@@ -230,6 +233,35 @@ fn expect_or_child(
     }
 }
 
+/// The next message of stage-1, waited for only while stage-1 lives: a stage-1 killed after it
+/// forked the init (which holds the socket too, waiting) would otherwise leave `create`
+/// waiting forever. A stage-1 gone without a word reads as end of file.
+fn recv_from_stage1(
+    sock: std::os::fd::BorrowedFd<'_>,
+    children: &mut Children,
+) -> Result<Message, InitError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let gone = children.stage1_status.is_some();
+        let mut pfd = [PollFd::new(sock, PollFlags::POLLIN)];
+        let wait = if gone { 0u16 } else { 100u16 };
+        match poll(&mut pfd, PollTimeout::from(wait)) {
+            Ok(0) if gone => return Err(SyncError::Eof.into()),
+            Ok(0) => {
+                if let Ok(st @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) =
+                    waitpid(Pid::from_raw(children.stage1), Some(WaitPidFlag::WNOHANG))
+                {
+                    // Its last message may still be in the socket: one more look, then EOF.
+                    children.stage1_status = Some(st);
+                }
+            }
+            Ok(_) => return Ok(recv_msg(sock)?),
+            Err(nix::Error::EINTR) => {}
+            Err(source) => return Err(SyncError::Io { op: "poll", source }.into()),
+        }
+    }
+}
+
 fn parent_protocol(
     plan: &InitPlan,
     parent: &mut dyn ParentSide,
@@ -243,7 +275,17 @@ fn parent_protocol(
     send_msg(sock, &Message::Proceed)?;
     let linux = plan.bundle.spec.linux().as_ref();
     if plan.ns.creates(oci_spec::runtime::LinuxNamespaceType::User) {
-        expect_or_child(sock, Message::UsernsCreated, "UsernsCreated")?;
+        match recv_from_stage1(sock, children)? {
+            Message::UsernsCreated => {}
+            Message::Error { message } => return Err(InitError::Child(message)),
+            got => {
+                return Err(SyncError::Unexpected {
+                    expected: "UsernsCreated",
+                    got,
+                }
+                .into())
+            }
+        }
         let uid = linux
             .and_then(|l| l.uid_mappings().clone())
             .unwrap_or_default();
@@ -253,7 +295,7 @@ fn parent_protocol(
         write_id_maps(stage1_pid, &uid, &gid)?;
         send_msg(sock, &Message::IdMapsWritten)?;
     }
-    let pid = match recv_msg(sock)? {
+    let pid = match recv_from_stage1(sock, children)? {
         Message::Stage2Started { pid } => pid,
         Message::Error { message } => return Err(InitError::Child(message)),
         got => {
@@ -265,7 +307,10 @@ fn parent_protocol(
         }
     };
     children.init = Some(pid);
-    let stage1_end = waitpid(Pid::from_raw(stage1_pid), None);
+    let stage1_end = match children.stage1_status {
+        Some(status) => Ok(status),
+        None => waitpid(Pid::from_raw(stage1_pid), None),
+    };
     if let Ok(status) = stage1_end {
         children.stage1_status = Some(status);
     }

@@ -78,6 +78,7 @@ pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<(), String> {
             unsafe { libc::_exit(1) }
         }
         ForkResult::Parent { child } => {
+            crate::faults::point("stage1:forked");
             send_msg(
                 sock,
                 &Message::Stage2Started {
