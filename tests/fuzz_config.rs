@@ -393,8 +393,14 @@ fn fuzzed_configs_never_panic_hang_leak_or_touch_the_host() {
                 clean
             })
             .filter(|p| p.starts_with(&cg));
-        for ctl in ["pids", "memory", "cpu", "devices", "freezer", "unified"] {
-            let base_dir = std::path::Path::new("/sys/fs/cgroup").join(ctl);
+        let hierarchies: Vec<std::path::PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        for base_dir in &hierarchies {
             if let Some(own) = &own {
                 if base_dir.join(own).exists() {
                     bad.push(format!("{} left", base_dir.join(own).display()));
