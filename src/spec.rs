@@ -318,23 +318,28 @@ fn check_sysctl_namespaced(key: &str, ns: &HashSet<LinuxNamespaceType>) -> Resul
     }
 }
 
-/// No path or string the runtime hands to the kernel may hold a NUL byte: it would be cut (or,
-/// worse, replaced) and name another file than the config says.
-/// Every hook: an absolute path (runtime-spec: "path ... MUST be absolute") and, when given,
-/// a timeout above zero ("timeout ... MUST be greater than zero").
-fn check_hooks(spec: &Spec) -> Result<(), String> {
-    let Some(hooks) = spec.hooks() else {
-        return Ok(());
-    };
-    let lists = [
+/// Every hook list of the config, with its config.json name.
+#[allow(deprecated)]
+fn hook_lists(
+    hooks: &oci_spec::runtime::Hooks,
+) -> [(&'static str, &Option<Vec<oci_spec::runtime::Hook>>); 6] {
+    [
         ("prestart", hooks.prestart()),
         ("createRuntime", hooks.create_runtime()),
         ("createContainer", hooks.create_container()),
         ("startContainer", hooks.start_container()),
         ("poststart", hooks.poststart()),
         ("poststop", hooks.poststop()),
-    ];
-    for (kind, list) in lists {
+    ]
+}
+
+/// Every hook: an absolute path (runtime-spec: "path ... MUST be absolute") and, when given,
+/// a timeout above zero ("timeout ... MUST be greater than zero").
+fn check_hooks(spec: &Spec) -> Result<(), String> {
+    let Some(hooks) = spec.hooks() else {
+        return Ok(());
+    };
+    for (kind, list) in hook_lists(hooks) {
         for (i, h) in list.iter().flatten().enumerate() {
             if !h.path().is_absolute() {
                 return Err(format!(
@@ -354,6 +359,8 @@ fn check_hooks(spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
+/// No path or string the runtime hands to the kernel may hold a NUL byte: it would be cut (or,
+/// worse, replaced) and name another file than the config says.
 fn check_no_nul(spec: &Spec) -> Result<(), String> {
     use std::os::unix::ffi::OsStrExt;
     let nul = |field: String, bytes: &[u8]| -> Result<(), String> {
@@ -398,15 +405,7 @@ fn check_no_nul(spec: &Spec) -> Result<(), String> {
         }
     }
     if let Some(hooks) = spec.hooks() {
-        let lists = [
-            ("prestart", hooks.prestart()),
-            ("createRuntime", hooks.create_runtime()),
-            ("createContainer", hooks.create_container()),
-            ("startContainer", hooks.start_container()),
-            ("poststart", hooks.poststart()),
-            ("poststop", hooks.poststop()),
-        ];
-        for (kind, list) in lists {
+        for (kind, list) in hook_lists(hooks) {
             for (i, h) in list.iter().flatten().enumerate() {
                 p(format!("hooks.{kind}[{i}].path"), h.path())?;
                 for a in h.args().iter().flatten().chain(h.env().iter().flatten()) {

@@ -224,12 +224,15 @@ fn expect_or_child(
 ) -> Result<(), InitError> {
     match recv_msg(fd)? {
         m if m == want => Ok(()),
-        Message::Error { message } => Err(InitError::Child(message)),
-        got => Err(SyncError::Unexpected {
-            expected: name,
-            got,
-        }
-        .into()),
+        got => Err(not_expected(got, name)),
+    }
+}
+
+/// A message other than the one expected: the stage's own error, or a protocol surprise.
+fn not_expected(got: Message, expected: &'static str) -> InitError {
+    match got {
+        Message::Error { message } => InitError::Child(message),
+        got => SyncError::Unexpected { expected, got }.into(),
     }
 }
 
@@ -277,14 +280,7 @@ fn parent_protocol(
     if plan.ns.creates(oci_spec::runtime::LinuxNamespaceType::User) {
         match recv_from_stage1(sock, children)? {
             Message::UsernsCreated => {}
-            Message::Error { message } => return Err(InitError::Child(message)),
-            got => {
-                return Err(SyncError::Unexpected {
-                    expected: "UsernsCreated",
-                    got,
-                }
-                .into())
-            }
+            got => return Err(not_expected(got, "UsernsCreated")),
         }
         let uid = linux
             .and_then(|l| l.uid_mappings().clone())
@@ -297,14 +293,7 @@ fn parent_protocol(
     }
     let pid = match recv_from_stage1(sock, children)? {
         Message::Stage2Started { pid } => pid,
-        Message::Error { message } => return Err(InitError::Child(message)),
-        got => {
-            return Err(SyncError::Unexpected {
-                expected: "Stage2Started",
-                got,
-            }
-            .into())
-        }
+        got => return Err(not_expected(got, "Stage2Started")),
     };
     children.init = Some(pid);
     let stage1_end = match children.stage1_status {
