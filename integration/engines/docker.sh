@@ -82,7 +82,7 @@ flow_docker_publish_httpd() {
     cleanup_names "$c"
     d_run -d --name "$c" -p "127.0.0.1:$port:80" bb sh -c \
         'mkdir /www && echo served-by-busybox-httpd > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
-    retry 20 curl -fsS "http://127.0.0.1:$port/"
+    retry 20 curl -fsS "http://127.0.0.1:$port/" || return 1
     cleanup_names "$c"
 }
 
@@ -161,7 +161,7 @@ flow_docker_nginx() {
     port=$(free_port)
     cleanup_names "$c"
     d_run -d --name "$c" -p "127.0.0.1:$port:80" apps nginx -g 'daemon off;' >/dev/null
-    retry 20 curl -fsS "http://127.0.0.1:$port/" | grep -o '<title>.*</title>'
+    retry 20 curl -fsS "http://127.0.0.1:$port/" | grep -o '<title>.*</title>' || return 1
     docker exec "$c" sh -c 'nginx -t 2>&1 | tail -1'
     cleanup_names "$c"
 }
@@ -181,7 +181,7 @@ flow_docker_mariadb_volume() {
     # A new container on the same volume sees the data.
     d_run -d --name "$c" --network none -v "$v:/var/lib/mysql" apps sh -c "$start" >/dev/null
     retry 60 docker exec "$c" mariadb -e 'select 1' >/dev/null
-    docker exec "$c" mariadb -N -e 'select v from shop.t'
+    docker exec "$c" mariadb -N -e 'select v from shop.t' || return 1
     cleanup_names "$c"
     docker volume rm "$v" >/dev/null
 }

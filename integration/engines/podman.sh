@@ -54,7 +54,7 @@ flow_podman_publish_httpd() {
     p_gone "$c"
     p_run -d --name "$c" -p "127.0.0.1:$port:80" bb sh -c \
         'mkdir /www && echo served-by-podman > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
-    retry 20 curl -fsS "http://127.0.0.1:$port/"
+    retry 20 curl -fsS "http://127.0.0.1:$port/" || return 1
     p_gone "$c"
 }
 
@@ -64,6 +64,6 @@ flow_podman_nginx() {
     port=$(free_port)
     p_gone "$c"
     p_run -d --name "$c" -p "127.0.0.1:$port:80" apps nginx -g 'daemon off;' >/dev/null
-    retry 20 curl -fsS "http://127.0.0.1:$port/" | grep -o '<title>.*</title>'
+    retry 20 curl -fsS "http://127.0.0.1:$port/" | grep -o '<title>.*</title>' || return 1
     p_gone "$c"
 }

@@ -119,8 +119,9 @@ if has docker || has podman; then
     if [ ! -s "$APPS_TAR" ]; then
         mkdir -p "$(dirname "$APPS_TAR")"
         t=$(date +%s)
-        mmdebstrap --quiet --variant=minbase --include=nginx-light,mariadb-server bookworm \
-            "$APPS_TAR.tmp" >"$W/mmdebstrap.log" 2>&1 || { tail "$W/mmdebstrap.log"; finish; exit 1; }
+        # --format: the output name does not end in .tar, which would make it a directory.
+        mmdebstrap --quiet --format=tar --variant=minbase --include=nginx-light,mariadb-server \
+            bookworm "$APPS_TAR.tmp" >"$W/mmdebstrap.log" 2>&1 || { tail "$W/mmdebstrap.log"; finish; exit 1; }
         mv "$APPS_TAR.tmp" "$APPS_TAR"
         echo "# apps image built with mmdebstrap in $(($(date +%s) - t)) s"
     fi
@@ -129,15 +130,18 @@ fi
 start_containerd || { finish; exit 1; }
 tar -C "$W/img" -cf "$W/img.tar" .
 ctr images import "$W/img.tar" >/dev/null
+[ -f "$APPS_TAR" ] || { echo "$APPS_TAR is not a tar file (remove it to rebuild)"; finish; exit 1; }
+imported() { echo "could not import $1 into $2"; finish; exit 1; }
+APPS_ENV='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 if has docker; then
     start_dockerd || { finish; exit 1; }
-    docker import "$BB_LAYER" bb >/dev/null
-    docker import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$APPS_TAR" apps >/dev/null
+    docker import "$BB_LAYER" bb >/dev/null || imported bb docker
+    docker import -c "$APPS_ENV" "$APPS_TAR" apps >/dev/null || imported apps docker
 fi
 if has podman; then
     podman_conf
-    RT_PATH=$RUNC podman import "$BB_LAYER" bb >/dev/null 2>&1
-    RT_PATH=$RUNC podman import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$APPS_TAR" apps >/dev/null 2>&1
+    RT_PATH=$RUNC podman import "$BB_LAYER" bb >/dev/null 2>&1 || imported bb podman
+    RT_PATH=$RUNC podman import -c "$APPS_ENV" "$APPS_TAR" apps >/dev/null 2>&1 || imported apps podman
 fi
 echo "# engines and images ready in $(($(date +%s) - T0)) s"
 
