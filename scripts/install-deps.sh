@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what building and testing rrun needs on Debian/Ubuntu (run as root).
+# Installs what building and testing rrun needs on Debian/Ubuntu (run as root). With package
+# names as arguments, installs those instead (integration/engines/run.sh: the engines).
 set -euo pipefail
 pkgs=(busybox-static runc iproute2 jq docker-registry skopeo umoci libseccomp-dev pkg-config python3 strace)
+[ $# -gt 0 ] && pkgs=("$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,4 +15,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-command -v cargo >/dev/null || { echo "cargo (rustup) is needed" >&2; exit 1; }
+[ $# -gt 0 ] || command -v cargo >/dev/null || { echo "cargo (rustup) is needed" >&2; exit 1; }

@@ -40,19 +40,7 @@ RRUN=$(realpath "$RRUN") RUNC=$(realpath "$RUNC")
 [ -x "$RRUN" ] || { echo "no rrun at $RRUN (make release)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
 
-need=()
-command -v containerd >/dev/null || need+=(containerd)
-[ -x /usr/sbin/dockerd ] || need+=(docker.io)
-command -v podman >/dev/null || need+=(podman)
-for t in iptables mmdebstrap curl jq script; do
-    command -v $t >/dev/null || case $t in script) need+=(bsdutils) ;; *) need+=("$t") ;; esac
-done
-if [ ${#need[@]} -gt 0 ]; then
-    [ -e /usr/sbin/policy-rc.d ] || printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod +x /usr/sbin/policy-rc.d
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+"$ROOT_DIR/scripts/install-deps.sh" containerd docker.io podman iptables mmdebstrap curl jq bsdutils
 
 W=$(mktemp -d /tmp/rrun-engines.XXXXXX)
 export W RRUN RUNC HERE
