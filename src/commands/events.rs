@@ -84,7 +84,7 @@ pub fn cmd(root: &Path, a: &EventsArgs) -> Result<i32> {
         if lifecycle::status(&dir, &st) == Status::Stopped {
             bail!("container with id {} is not running", a.id);
         }
-        let cg = lifecycle::cgroup_of(&st)?.ok_or_else(|| anyhow!("container has no cgroup"))?;
+        let cg = lifecycle::cgroup_of(&st)?;
         (st, cg)
     };
     let mut ooms: Option<u64> = None;

@@ -149,15 +149,12 @@ fn join_plan(st: &SavedState) -> Result<NamespacePlan> {
 }
 
 struct ExecParent<'a> {
-    cgroup: Option<&'a dyn Manager>,
+    cgroup: &'a dyn Manager,
 }
 
 impl ParentSide for ExecParent<'_> {
     fn stage1_started(&mut self, pid: i32) -> Result<(), String> {
-        match self.cgroup {
-            Some(cg) => cg.add_process(pid).map_err(|e| e.to_string()),
-            None => Ok(()),
-        }
+        self.cgroup.add_process(pid).map_err(|e| e.to_string())
     }
     fn init_started(&mut self, _pid: i32) -> Result<(), String> {
         Ok(())
@@ -230,9 +227,7 @@ pub fn cmd(root: &Path, a: &ExecArgs, log: &Logger) -> Result<i32> {
     };
     // Other commands may lock the container while this process runs.
     drop(dir);
-    let mut parent = ExecParent {
-        cgroup: cgroup.as_deref(),
-    };
+    let mut parent = ExecParent { cgroup: &*cgroup };
     let pid = init::launch(&plan, &mut parent).map_err(|e| anyhow!("exec failed: {e}"))?;
     drop(plan);
     if let Some(p) = &a.pid_file {

@@ -27,25 +27,16 @@ pub fn cmd(root: &Path, a: &KillArgs) -> Result<i32> {
         bail!("container not running");
     }
     if a.all {
-        if let Some(cg) = lifecycle::cgroup_of(&st)? {
-            let sig = nix::sys::signal::Signal::try_from(sig)
-                .map_err(|_| anyhow::anyhow!("signal {sig} cannot be sent to all processes"))?;
-            cg.signal_all(sig)?;
-            return Ok(0);
-        }
+        let sig = nix::sys::signal::Signal::try_from(sig)
+            .map_err(|_| anyhow::anyhow!("signal {sig} cannot be sent to all processes"))?;
+        lifecycle::cgroup_of(&st)?.signal_all(sig)?;
+        return Ok(0);
     }
-    let pids = if a.all {
-        lifecycle::container_pids(&st)?
-    } else {
-        vec![st.init_pid]
-    };
-    for pid in pids {
-        // SAFETY: kill(2) with a pid we just checked belongs to the container.
-        if unsafe { libc::kill(pid, sig) } != 0 {
-            let e = nix::Error::last();
-            if e != nix::Error::ESRCH {
-                bail!("kill pid {pid} with signal {sig}: {e}");
-            }
+    // SAFETY: kill(2) of the init, whose pid and start time were just checked.
+    if unsafe { libc::kill(st.init_pid, sig) } != 0 {
+        let e = nix::Error::last();
+        if e != nix::Error::ESRCH {
+            bail!("kill pid {} with signal {sig}: {e}", st.init_pid);
         }
     }
     Ok(0)

@@ -53,8 +53,10 @@ impl Drop for Cleanup {
     }
 }
 
-/// The cgroup of an existing container (None if it has none saved).
-pub fn cgroup_of(st: &SavedState) -> Result<Option<Box<dyn Manager>>> {
+/// The cgroup of an existing container: the directories its state saved or, for a state that
+/// saved none (written by hand, or by an older rrun), the ones its linux.cgroupsPath names;
+/// either way checked to be the container's own.
+pub fn cgroup_of(st: &SavedState) -> Result<Box<dyn Manager>> {
     let layout = cgroups::detect()?;
     let cgroups_path = st
         .config
@@ -65,20 +67,20 @@ pub fn cgroup_of(st: &SavedState) -> Result<Option<Box<dyn Manager>>> {
     let live_init = st.init_alive().then_some(st.init_pid);
     if st.cgroup_paths.is_empty() {
         // Issue 16: a state without cgroup_paths leaked the container's cgroups at delete.
-        return Ok(Some(cgroups::container_manager_from_config(
+        return Ok(cgroups::container_manager_from_config(
             &layout,
             cgroups_path.as_deref(),
             &st.id,
             live_init,
-        )?));
+        )?);
     }
-    Ok(Some(cgroups::container_manager(
+    Ok(cgroups::container_manager(
         &layout,
         &st.cgroup_paths,
         cgroups_path.as_deref(),
         &st.id,
         live_init,
-    )?))
+    )?)
 }
 
 /// The derived status of a container.
@@ -86,12 +88,7 @@ pub fn status(dir: &ContainerDir, st: &SavedState) -> Status {
     st.status(
         &dir.path,
         || dir.locked_by_another(),
-        || {
-            cgroup_of(st)
-                .ok()
-                .flatten()
-                .is_some_and(|cg| cg.is_frozen().unwrap_or(false))
-        },
+        || cgroup_of(st).is_ok_and(|cg| cg.is_frozen().unwrap_or(false)),
     )
 }
 
@@ -156,38 +153,14 @@ pub fn kill_init(st: &SavedState) -> Result<()> {
 /// Remove a stopped container: what is left in its cgroup, the cgroup, poststop hooks, its
 /// state directory.
 pub fn destroy(dir: ContainerDir, st: &SavedState, log: &Logger) -> Result<()> {
-    if let Some(cg) = cgroup_of(st)? {
-        // Without a pid namespace, processes the init left behind are still in the cgroup.
-        cg.kill_all()?;
-        cg.destroy()?;
-    }
+    let cg = cgroup_of(st)?;
+    // Without a pid namespace, processes the init left behind are still in the cgroup.
+    cg.kill_all()?;
+    cg.destroy()?;
     let state = serde_json::to_vec(&st.oci(Status::Stopped))?;
     for e in hooks::run_all_warn(Kind::Poststop, &Kind::Poststop.of(&st.config), &state) {
         log.warn(&e.to_string());
     }
     dir.remove()?;
     Ok(())
-}
-
-/// Every process of the container: those of its cgroup or, without one, of its pid namespace.
-pub fn container_pids(st: &SavedState) -> Result<Vec<i32>> {
-    if let Some(cg) = cgroup_of(st)? {
-        return Ok(cg.pids()?);
-    }
-    use std::os::unix::fs::MetadataExt;
-    let ns_of = |pid: i32| std::fs::metadata(format!("/proc/{pid}/ns/pid")).map(|m| m.ino());
-    let init_ns = ns_of(st.init_pid)?;
-    if ns_of(std::process::id() as i32)? == init_ns {
-        bail!("the container shares rrun's pid namespace: cannot tell its processes apart without its cgroup");
-    }
-    let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc")?.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if ns_of(pid).is_ok_and(|ns| ns == init_ns) {
-            pids.push(pid);
-        }
-    }
-    Ok(pids)
 }

@@ -2,7 +2,7 @@
 //! through its cgroup's freezer.
 
 use super::lifecycle;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use rrun::container::state::Status;
 use rrun::container::ContainerDir;
 use std::path::Path;
@@ -21,8 +21,7 @@ pub fn pause(root: &Path, a: &PauseArgs) -> Result<i32> {
         Status::Paused => bail!("container already paused"),
         _ => bail!("container not running"),
     }
-    let cg =
-        lifecycle::cgroup_of(&st)?.ok_or_else(|| anyhow!("container has no cgroup to freeze"))?;
+    let cg = lifecycle::cgroup_of(&st)?;
     cg.freeze()?;
     Ok(0)
 }
@@ -33,8 +32,7 @@ pub fn resume(root: &Path, a: &PauseArgs) -> Result<i32> {
     if lifecycle::status(&dir, &st) != Status::Paused {
         bail!("container not paused");
     }
-    let cg =
-        lifecycle::cgroup_of(&st)?.ok_or_else(|| anyhow!("container has no cgroup to thaw"))?;
+    let cg = lifecycle::cgroup_of(&st)?;
     cg.thaw()?;
     Ok(0)
 }

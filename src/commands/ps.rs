@@ -44,7 +44,7 @@ pub fn cmd(root: &Path, a: &PsArgs) -> Result<i32> {
     if lifecycle::status(&dir, &st) == Status::Stopped {
         bail!("container not running");
     }
-    let pids = lifecycle::container_pids(&st)?;
+    let pids = lifecycle::cgroup_of(&st)?.pids()?;
     match a.format.as_str() {
         "json" => {
             super::emit(&(serde_json::to_string(&pids)? + "\n"))?;

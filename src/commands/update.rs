@@ -165,7 +165,7 @@ pub fn cmd(root: &Path, a: &UpdateArgs) -> Result<i32> {
         bail!("container not running");
     }
     let update = requested(a)?;
-    let cg = lifecycle::cgroup_of(&st)?.ok_or_else(|| anyhow!("container has no cgroup"))?;
+    let cg = lifecycle::cgroup_of(&st)?;
     let mut config = serde_json::to_value(&st.config)?;
     let mut merged = config["linux"]["resources"].take();
     if merged.is_null() {
