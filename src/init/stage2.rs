@@ -117,11 +117,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     let started = state_json(plan, pid, Status::Created);
     exec::prepare_inheritance(plan.preserve_fds)
         .map_err(|e| format!("prepare fds for exec: {e}"))?;
-    // startContainer hooks are fed their state through a pipe: SIGPIPE stays ignored while
-    // they run (a hook that does not read must not kill the init).
-    if start_hooks.is_empty() {
-        exec::restore_sigpipe().map_err(|e| format!("signal(SIGPIPE): {e}"))?;
-    }
+    exec::restore_sigpipe().map_err(|e| format!("signal(SIGPIPE): {e}"))?;
     load_seccomp(plan, process, Load::BeforePrivilegeDrop)?;
     drop_privileges(plan, process, &exec_plan)?;
     send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
@@ -130,13 +126,8 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         fifos.report(&msg);
         msg
     };
-    if !start_hooks.is_empty() {
-        if let Err(e) = hooks::run_all(Kind::StartContainer, &start_hooks, &started) {
-            return Err(report(e.to_string()));
-        }
-        if let Err(e) = exec::restore_sigpipe() {
-            return Err(report(format!("signal(SIGPIPE): {e}")));
-        }
+    if let Err(e) = hooks::run_all(Kind::StartContainer, &start_hooks, &started) {
+        return Err(report(e.to_string()));
     }
     if let Err(e) = load_seccomp(plan, process, Load::BeforeExec) {
         return Err(report(e));
