@@ -7,7 +7,7 @@ RUNTIME ?= $(CURDIR)/target/release/rrun
 all: release
 
 build:
-	$(CARGO) build
+	$(CARGO) build --workspace
 
 # rrun itself is linked statically (glibc and libseccomp): every invocation starts about 1 ms
 # faster, which more than pays for the re-execution from the sealed binary that create, run
@@ -16,9 +16,9 @@ TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 SECCOMP_LIBDIR := $(shell pkg-config --variable=libdir libseccomp 2>/dev/null || echo /usr/lib/$(shell gcc -dumpmachine 2>/dev/null))
 
 release:
-	$(CARGO) build --release --bin rrun-image
+	$(CARGO) build --release -p rrun-image
 	RUSTFLAGS="-C target-feature=+crt-static" LIBSECCOMP_LINK_TYPE=static \
-		LIBSECCOMP_LIB_PATH=$(SECCOMP_LIBDIR) $(CARGO) build --release --bin rrun --target $(TRIPLE)
+		LIBSECCOMP_LIB_PATH=$(SECCOMP_LIBDIR) $(CARGO) build --release -p rrun --target $(TRIPLE)
 	mkdir -p target/release
 	cp -f target/$(TRIPLE)/release/rrun target/release/rrun.tmp && mv -f target/release/rrun.tmp target/release/rrun
 
@@ -33,13 +33,13 @@ demo: deps release
 # integration/attacks/ against the debug build, which is dynamically linked, so the attacks that
 # plant an ELF interpreter in the image reach the re-executed binary); needs root.
 test: deps
-	$(CARGO) test -- --test-threads=4
+	$(CARGO) test --workspace -- --test-threads=4
 	integration/attacks/run.sh --runtime $(CURDIR)/target/debug/rrun
 
 # The config fuzzer, longer than in `make test` (150 cases there); RRUN_FUZZ_SEED replays a run.
 FUZZ_CASES ?= 3000
 fuzz:
-	RRUN_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --test fuzz_config -- --nocapture
+	RRUN_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test -p rrun --test fuzz_config -- --nocapture
 
 # The escape attacks against ATTACK_RUNTIME (any runc-compatible runtime; see SECURITY.md).
 ATTACK_RUNTIME ?= $(CURDIR)/target/release/rrun
@@ -53,11 +53,12 @@ integration: release
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Only rrun-image's tests (registry on 127.0.0.1, crafted layers, umoci comparison).
 test-image: deps
-	$(CARGO) test --bin rrun-image --test image_unpack --test image_safety --test image_registry
+	$(CARGO) build -p rrun
+	$(CARGO) test -p rrun-image
 
 # The OCI conformance suite against RUNTIME (default: this build of rrun, checked against its
 # baseline of passing tests; any other runtime against its known gaps).

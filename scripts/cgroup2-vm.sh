@@ -6,7 +6,7 @@
 # needed: nested KVM does not work on the development host).
 # Needs: apt-get install qemu-system-x86 linux-image-amd64 busybox-static kmod cpio
 # Usage: cgroup2-vm.sh <test binary> [test filter]
-#   bin=$(cargo test --lib --no-run 2>&1 | grep -o 'target/debug/deps/rrun-[a-z0-9]*')
+#   bin=$(cargo test -p librrun --lib --no-run 2>&1 | grep -o 'target/debug/deps/librrun-[a-z0-9]*')
 #   scripts/cgroup2-vm.sh "$bin" cgroups::
 # Exit status: that of the tests inside the guest.
 set -eu

@@ -8,7 +8,6 @@ pub mod container;
 pub mod faults;
 pub mod hooks;
 pub mod init;
-pub mod logging;
 pub mod lsm;
 pub mod namespaces;
 pub mod process;

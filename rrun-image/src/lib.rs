@@ -1,0 +1,18 @@
+//! rrun-image: registry images, OCI layouts and `docker save` archives turned into bundles.
+//! A crate of its own: the `rrun` binary never links it (`cargo tree -p rrun` has no HTTP,
+//! TLS or compression crate). From the runtime it uses only `librrun::rootfs::resolve`.
+pub mod convert;
+pub mod digest;
+pub mod fsops;
+pub mod idmap;
+pub mod layer;
+pub mod manifest;
+pub mod platform;
+pub mod progress;
+pub mod reference;
+pub mod registry;
+pub mod snapshot;
+pub mod source;
+pub mod store;
+pub mod unpack;
+pub mod user;

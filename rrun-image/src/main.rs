@@ -1,0 +1,313 @@
+//! rrun-image: pull images from registries into a local store and turn images (pulled, from an
+//! OCI image layout, or from a `docker save` archive) into OCI bundles that `rrun run` starts.
+use rrun_image as image;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use image::idmap::{IdMap, IdRange};
+use image::reference::Reference;
+use image::registry::{auth, pull};
+use image::store::Store;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "rrun-image",
+    version,
+    about = "Pull container images and unpack them into OCI bundles"
+)]
+struct Cli {
+    /// The local image store (an OCI image layout).
+    #[arg(long, global = true, default_value = "/var/lib/rrun-image")]
+    root: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct RegistryArgs {
+    /// Platform to pick from a multi-platform image: os/arch[/variant] (default: this host's).
+    #[arg(long)]
+    platform: Option<String>,
+    /// Allow plain HTTP to this registry (always allowed for localhost/127.0.0.1).
+    #[arg(long)]
+    insecure: bool,
+    /// Registry user name; the password is read from stdin (--password-stdin).
+    #[arg(long, requires = "password_stdin")]
+    username: Option<String>,
+    /// Read the registry password from the first line of stdin.
+    #[arg(long, requires = "username")]
+    password_stdin: bool,
+    /// Layers downloaded at once.
+    #[arg(long, default_value_t = 4)]
+    parallel: usize,
+    /// No progress bars, even on a terminal.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pull an image into the store (a second pull downloads only what changed).
+    Pull {
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// List the images in the store.
+    Ls,
+    /// Print an image's manifest and config as JSON.
+    Inspect { reference: String },
+    /// Remove images from the store (their blobs go at the next gc).
+    Rm {
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
+    /// Delete blobs no image uses, and abandoned downloads.
+    Gc,
+    /// Unpack an image into a new bundle: rootfs/ and config.json. SOURCE is a reference
+    /// (pulled when not in the store), an OCI layout `DIR:tag`, or a `docker save` archive.
+    Unpack {
+        /// A reference, an OCI layout `DIR:tag`, or a `docker save` archive.
+        source: String,
+        /// The bundle directory to create (absent or empty).
+        bundle: PathBuf,
+        /// Map container ids to host ids (CONTAINER:HOST:SIZE, repeatable) for a user namespace.
+        #[arg(long = "uid-map", conflicts_with = "rootless")]
+        uid_map: Vec<String>,
+        /// Map container gids (default: the uid map).
+        #[arg(long = "gid-map", conflicts_with = "rootless")]
+        gid_map: Vec<String>,
+        /// A bundle for a rootless container: files owned by the invoking user, mapped to root.
+        #[arg(long)]
+        rootless: bool,
+        /// `overlay`: unpack each layer once into the store's layer cache and mount the rootfs
+        /// as an overlay of them (undo with `rrun-image umount`).
+        #[arg(long, value_enum)]
+        snapshot: Option<Snapshot>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Unmount the overlay rootfs of a bundle made with `unpack --snapshot overlay`.
+    Umount {
+        bundle: PathBuf,
+        /// Also delete the bundle directory (its upper layer included).
+        #[arg(long)]
+        rm: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Snapshot {
+    Overlay,
+}
+
+fn credentials(args: &RegistryArgs, host: &str) -> Result<Option<auth::Credentials>> {
+    match &args.username {
+        Some(u) => Ok(Some(auth::Credentials::from_stdin(u.clone())?)),
+        None => Ok(auth::from_docker_config(host)?),
+    }
+}
+
+fn pull_options(args: &RegistryArgs, reference: &Reference) -> Result<pull::Options> {
+    Ok(pull::Options {
+        platform: match &args.platform {
+            Some(p) => image::platform::parse(p)?,
+            None => image::platform::host(),
+        },
+        insecure: args.insecure,
+        credentials: credentials(args, &reference.host)?,
+        parallel: args.parallel,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+    })
+}
+
+fn do_pull(store: &Store, reference: &Reference, args: &RegistryArgs) -> Result<()> {
+    let p = pull::pull(store, reference, &pull_options(args, reference)?)?;
+    eprintln!(
+        "{}: {} of {} blobs downloaded ({} bytes)",
+        p.name,
+        p.layers_fetched,
+        p.layers_fetched + p.layers_present,
+        p.downloaded
+    );
+    println!("{}@{}", p.name, p.manifest.digest);
+    Ok(())
+}
+
+fn id_map(uid_map: &[String], gid_map: &[String], rootless: bool) -> Result<IdMap> {
+    if rootless {
+        // SAFETY: geteuid/getegid cannot fail.
+        let ids = unsafe { (libc::geteuid(), libc::getegid()) };
+        return Ok(IdMap {
+            collapse: Some(ids),
+            ..Default::default()
+        });
+    }
+    let uids = uid_map
+        .iter()
+        .map(|s| IdRange::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let gids = if gid_map.is_empty() {
+        uids.clone()
+    } else {
+        gid_map
+            .iter()
+            .map(|s| IdRange::parse(s))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if uids.is_empty() && !gids.is_empty() {
+        bail!("--gid-map needs --uid-map too");
+    }
+    Ok(IdMap {
+        uids,
+        gids,
+        collapse: None,
+    })
+}
+
+fn open_source(store: &Store, source: &str, args: &RegistryArgs) -> Result<image::source::Image> {
+    let wanted = match &args.platform {
+        Some(p) => image::platform::parse(p)?,
+        None => image::platform::host(),
+    };
+    if let Some((dir, tag)) = image::source::parse_layout_arg(source) {
+        return Ok(image::source::from_layout(&dir, tag.as_deref(), &wanted)?);
+    }
+    if image::source::is_docker_archive(source) {
+        return Ok(image::source::from_docker_archive(Path::new(source))?);
+    }
+    let reference = Reference::parse(source)?;
+    let name = reference.to_string();
+    if let Some(img) = image::source::from_store(store, &name)? {
+        // A stored image of another platform than an explicit --platform is pulled again.
+        let c = &img.config;
+        let same_variant = match (&wanted.variant, &c.variant) {
+            (Some(w), Some(v)) => w == v,
+            _ => true,
+        };
+        if args.platform.is_none()
+            || (c.os == wanted.os && c.architecture == wanted.architecture && same_variant)
+        {
+            return Ok(img);
+        }
+    }
+    do_pull(store, &reference, args)?;
+    image::source::from_store(store, &name)?.with_context(|| format!("{name} missing after pull"))
+}
+
+fn store_name(reference: &str) -> Result<String> {
+    Ok(Reference::parse(reference)?.to_string())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let store = || {
+        Store::open(&cli.root).with_context(|| format!("opening the store {}", cli.root.display()))
+    };
+    match &cli.command {
+        Command::Pull {
+            reference,
+            registry,
+        } => do_pull(&store()?, &Reference::parse(reference)?, registry),
+        Command::Ls => {
+            let store = store()?;
+            println!("{:<60} {:<71} SIZE", "REFERENCE", "DIGEST");
+            for n in store.list()? {
+                let size = store.image_size(&n.descriptor)?;
+                println!(
+                    "{:<60} {:<71} {}",
+                    n.name,
+                    n.descriptor.digest.to_string(),
+                    size
+                );
+            }
+            Ok(())
+        }
+        Command::Inspect { reference } => {
+            let store = store()?;
+            let name = store_name(reference)?;
+            let desc = store
+                .resolve(&name)?
+                .with_context(|| format!("no image named {name} in {}", cli.root.display()))?;
+            let manifest: serde_json::Value = serde_json::from_slice(&store.read_blob(&desc)?)?;
+            let config_desc: image::manifest::Descriptor =
+                serde_json::from_value(manifest["config"].clone()).context("manifest config")?;
+            let config: serde_json::Value =
+                serde_json::from_slice(&store.read_blob(&config_desc)?)?;
+            let out = serde_json::json!({
+                "name": name,
+                "digest": desc.digest,
+                "manifest": manifest,
+                "config": config,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        Command::Rm { references } => {
+            let store = store()?;
+            for r in references {
+                let name = store_name(r)?;
+                store.remove(&name)?;
+                println!("{name}");
+            }
+            Ok(())
+        }
+        Command::Gc => {
+            let store = store()?;
+            let _lock = store.lock(true)?;
+            let (count, bytes) = store.gc()?;
+            let layers = image::snapshot::gc_layers(&store)?;
+            println!("removed {count} files, {bytes} bytes, {layers} cached layers");
+            Ok(())
+        }
+        Command::Unpack {
+            source,
+            bundle,
+            uid_map,
+            gid_map,
+            rootless,
+            snapshot,
+            registry,
+        } => {
+            let store = store()?;
+            let ids = id_map(uid_map, gid_map, *rootless)?;
+            let mut img = open_source(&store, source, registry)?;
+            let _lock = store.lock(false)?;
+            let opts = image::unpack::Options {
+                ids,
+                rootless: *rootless,
+            };
+            let context = || format!("unpacking {source} into {}", bundle.display());
+            if snapshot.is_some() {
+                image::snapshot::unpack(&store, &mut img, bundle, &opts).with_context(context)?;
+                eprintln!(
+                    "{source} ({}): overlay rootfs mounted in {}",
+                    img.digest,
+                    bundle.display()
+                );
+                return Ok(());
+            }
+            let report = image::unpack::unpack(&mut img, bundle, &opts).with_context(context)?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            eprintln!(
+                "{source} ({}): {} entries unpacked into {}",
+                img.digest,
+                report.entries,
+                bundle.display()
+            );
+            Ok(())
+        }
+        Command::Umount { bundle, rm } => Ok(image::snapshot::umount_bundle(bundle, *rm)?),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("rrun-image: {e:#}");
+        std::process::exit(1);
+    }
+}

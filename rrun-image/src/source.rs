@@ -1,0 +1,327 @@
+//! Where an image to unpack comes from: the local store (a pulled reference), an OCI image
+//! layout directory (`DIR:tag`), or a `docker save` archive (`FILE.tar`). Each gives the
+//! manifest's config and, per layer, an opener that hands out the layer's bytes only after
+//! checking them: a store blob was checked when it was stored; a layout blob is hashed against
+//! its descriptor first; an archive layer against its file name or its diff id.
+
+use super::digest::{self, Digest, DigestError};
+use super::layer::stream::{detect, Compression, LayerOpener};
+use super::manifest::Platform;
+use super::manifest::{
+    Descriptor, Document, ImageConfig, Index, Manifest, ManifestError, REF_NAME,
+};
+use super::platform::{self, PlatformError};
+use super::store::{Store, StoreError};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    #[error("{layout}: no image tagged {tag:?} (tags: {tags})")]
+    NoTag {
+        layout: PathBuf,
+        tag: String,
+        tags: String,
+    },
+    #[error("{path}: {reason}")]
+    Archive { path: PathBuf, reason: String },
+    #[error("image has {layers} layers but its config lists {diff_ids} diff ids")]
+    LayerCount { layers: usize, diff_ids: usize },
+}
+
+type Result<T> = std::result::Result<T, SourceError>;
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SourceError + 'a {
+    move |source| SourceError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An image ready to unpack.
+pub struct Image {
+    /// The manifest digest (the image id shown to users).
+    pub digest: Digest,
+    pub config: ImageConfig,
+    pub diff_ids: Vec<Digest>,
+    openers: Vec<Option<LayerOpener>>,
+}
+
+impl Image {
+    fn new(digest: Digest, config: ImageConfig, openers: Vec<LayerOpener>) -> Result<Image> {
+        let diff_ids = config.rootfs.diff_ids.clone();
+        if diff_ids.len() != openers.len() {
+            return Err(SourceError::LayerCount {
+                layers: openers.len(),
+                diff_ids: diff_ids.len(),
+            });
+        }
+        Ok(Image {
+            digest,
+            config,
+            diff_ids,
+            openers: openers.into_iter().map(Some).collect(),
+        })
+    }
+
+    /// Take the opener of layer `i` (each layer is read once).
+    pub fn take_layer(&mut self, i: usize) -> Option<LayerOpener> {
+        self.openers.get_mut(i)?.take()
+    }
+}
+
+fn invalid(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+/// Hash the whole file against `desc`, then hand it out from its start.
+fn verified_file(path: PathBuf, desc: Descriptor) -> LayerOpener {
+    Box::new(move || {
+        let mut f = File::open(&path)?;
+        let h = digest::hash_reader(&mut f)?;
+        digest::check(
+            &format!("blob {}", path.display()),
+            h,
+            &desc.digest,
+            desc.size,
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        f.rewind()?;
+        Ok(Box::new(f) as Box<dyn Read + Send>)
+    })
+}
+
+/// A pulled image from the store.
+pub fn from_store(store: &Store, name: &str) -> Result<Option<Image>> {
+    let Some(desc) = store.resolve(name)? else {
+        return Ok(None);
+    };
+    let manifest = match Document::parse(name, None, &store.read_blob(&desc)?)? {
+        Document::Manifest(m) => m,
+        Document::Index(_) => {
+            return Err(ManifestError::MediaType {
+                what: name.to_string(),
+                media_type: "index (the store names platform manifests only)".to_string(),
+            }
+            .into())
+        }
+    };
+    let config = ImageConfig::parse(name, &store.read_blob(&manifest.config)?)?;
+    let mut openers = Vec::new();
+    for l in &manifest.layers {
+        let f = store.open_blob(l)?;
+        let path = store.blob_path(&l.digest);
+        let size = f.metadata().map_err(io_err("stat", &path))?.len();
+        if size != l.size {
+            return Err(DigestError::Size {
+                what: format!("blob {}", l.digest),
+                expected: l.size,
+                actual: size,
+            }
+            .into());
+        }
+        openers.push(Box::new(move || Ok(Box::new(f) as Box<dyn Read + Send>)) as LayerOpener);
+    }
+    Ok(Some(Image::new(desc.digest, config, openers)?))
+}
+
+/// `DIR:tag` (or `oci:DIR:tag`) when DIR is an OCI image layout.
+pub fn parse_layout_arg(arg: &str) -> Option<(PathBuf, Option<String>)> {
+    let arg = arg.strip_prefix("oci:").unwrap_or(arg);
+    let is_layout = |p: &Path| p.join("oci-layout").is_file();
+    if is_layout(Path::new(arg)) {
+        return Some((PathBuf::from(arg), None));
+    }
+    let (dir, tag) = arg.rsplit_once(':')?;
+    is_layout(Path::new(dir)).then(|| (PathBuf::from(dir), Some(tag.to_string())))
+}
+
+fn read_verified(dir: &Path, desc: &Descriptor) -> Result<Vec<u8>> {
+    let path = dir.join("blobs/sha256").join(desc.digest.hex());
+    let data = std::fs::read(&path).map_err(io_err("read", &path))?;
+    let mut h = digest::Hasher::default();
+    h.update(&data);
+    digest::check(
+        &format!("blob {}", path.display()),
+        h,
+        &desc.digest,
+        desc.size,
+    )?;
+    Ok(data)
+}
+
+/// The manifest named `tag` in a layout (resolving an index to `platform`).
+fn layout_manifest(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<(Digest, Manifest)> {
+    let index_path = dir.join("index.json");
+    let data = std::fs::read(&index_path).map_err(io_err("read", &index_path))?;
+    let index: Index = serde_json::from_slice(&data).map_err(|source| ManifestError::Json {
+        what: index_path.display().to_string(),
+        source,
+    })?;
+    let tags = || {
+        index
+            .manifests
+            .iter()
+            .filter_map(|m| m.annotations.get(REF_NAME).cloned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let desc = match tag {
+        Some(t) => index
+            .manifests
+            .iter()
+            .find(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(t)),
+        None if index.manifests.len() == 1 => index.manifests.first(),
+        None => None,
+    }
+    .ok_or_else(|| SourceError::NoTag {
+        layout: dir.to_path_buf(),
+        tag: tag.unwrap_or("").to_string(),
+        tags: tags(),
+    })?;
+    let mut desc = desc.clone();
+    loop {
+        let what = format!("{}@{}", dir.display(), desc.digest);
+        match Document::parse(&what, Some(&desc.media_type), &read_verified(dir, &desc)?)? {
+            Document::Manifest(m) => return Ok((desc.digest, m)),
+            Document::Index(i) => desc = platform::select(&what, &i, wanted)?.clone(),
+        }
+    }
+}
+
+pub fn from_layout(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<Image> {
+    let (digest, manifest) = layout_manifest(dir, tag, wanted)?;
+    let config = ImageConfig::parse(
+        &manifest.config.digest.to_string(),
+        &read_verified(dir, &manifest.config)?,
+    )?;
+    let openers = manifest
+        .layers
+        .iter()
+        .map(|l| verified_file(dir.join("blobs/sha256").join(l.digest.hex()), l.clone()))
+        .collect();
+    Image::new(digest, config, openers)
+}
+
+/// One member of a tar file: where its data starts, and its size.
+#[derive(Clone, Copy)]
+struct Member {
+    offset: u64,
+    size: u64,
+}
+
+/// A section of a file.
+fn section(path: &Path, m: Member) -> io::Result<io::Take<File>> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(m.offset))?;
+    Ok(f.take(m.size))
+}
+
+/// The digest a `docker save` member's name promises: `blobs/sha256/<hex>`, `<hex>.json`.
+fn name_digest(name: &str) -> Option<Digest> {
+    let base = name.rsplit('/').next()?;
+    let hex = base.strip_suffix(".json").unwrap_or(base);
+    Digest::parse(&format!("sha256:{hex}")).ok()
+}
+
+pub fn is_docker_archive(arg: &str) -> bool {
+    Path::new(arg).is_file()
+}
+
+/// The first image of a `docker save` archive (manifest.json format, old or OCI-style).
+pub fn from_docker_archive(path: &Path) -> Result<Image> {
+    let bad = |reason: String| SourceError::Archive {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = File::open(path).map_err(io_err("open", path))?;
+    let mut members = std::collections::HashMap::new();
+    let mut ar = tar::Archive::new(io::BufReader::new(file));
+    for e in ar.entries().map_err(io_err("read tar", path))? {
+        let e = e.map_err(io_err("read tar", path))?;
+        let name = e.path().map_err(io_err("read tar", path))?;
+        let name = librrun::rootfs::resolve::clean_components(&name)
+            .iter()
+            .collect::<PathBuf>()
+            .to_string_lossy()
+            .into_owned();
+        members.insert(
+            name,
+            Member {
+                offset: e.raw_file_position(),
+                size: e.size(),
+            },
+        );
+    }
+    let read_member = |name: &str| -> Result<Vec<u8>> {
+        let m = *members
+            .get(name)
+            .ok_or_else(|| bad(format!("no member {name:?}")))?;
+        let mut data = Vec::new();
+        section(path, m)
+            .and_then(|mut s| s.read_to_end(&mut data))
+            .map_err(io_err("read", path))?;
+        Ok(data)
+    };
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Entry {
+        config: String,
+        layers: Vec<String>,
+    }
+    let entries: Vec<Entry> = serde_json::from_slice(&read_member("manifest.json")?)
+        .map_err(|e| bad(format!("manifest.json: {e}")))?;
+    let entry = entries
+        .into_iter()
+        .next()
+        .ok_or_else(|| bad("manifest.json lists no image".to_string()))?;
+    let config_data = read_member(&entry.config)?;
+    let config_digest = Digest::of(&config_data);
+    if let Some(d) = name_digest(&entry.config) {
+        d.verify(&entry.config, &config_digest)?;
+    }
+    let config = ImageConfig::parse(&entry.config, &config_data)?;
+    let mut openers = Vec::new();
+    for (i, name) in entry.layers.iter().enumerate() {
+        let m = *members
+            .get(name.as_str())
+            .ok_or_else(|| bad(format!("no member {name:?}")))?;
+        let expected = name_digest(name);
+        let diff_id = config.rootfs.diff_ids.get(i).cloned();
+        let (path, name) = (path.to_path_buf(), name.clone());
+        openers.push(Box::new(move || {
+            let h = digest::hash_reader(section(&path, m)?)?;
+            let mut head = [0u8; 4];
+            let n = section(&path, m)?.read(&mut head)?;
+            let actual = h.finish();
+            let ok = match (&expected, &diff_id) {
+                (Some(d), _) => *d == actual,
+                (None, Some(d)) => *d == actual || detect(&head[..n]) != Compression::None,
+                (None, None) => false,
+            };
+            if !ok {
+                return Err(invalid(format!(
+                    "{name}: digest {actual} does not match the image"
+                )));
+            }
+            Ok(Box::new(section(&path, m)?) as Box<dyn Read + Send>)
+        }) as LayerOpener);
+    }
+    Image::new(config_digest, config, openers)
+}

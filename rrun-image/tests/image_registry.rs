@@ -1,0 +1,467 @@
+//! rrun-image against registries: a real `docker-registry` on 127.0.0.1 fed by skopeo
+//! (pull, second pull, multi-arch, zstd, store commands, unpack + rrun run), and a scripted fake
+//! registry for token auth, retries on 429/503 and resumed downloads.
+mod image_common;
+
+use image_common::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+fn img(store: &Path) -> Command {
+    let mut c = rrun_image();
+    c.arg("--root").arg(store);
+    c
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn app_layers(zstd: bool) -> Vec<(Vec<u8>, Compression)> {
+    let mut extra = Layer::new();
+    extra.dir("etc/").file("etc/motd", b"from layer 2\n");
+    let c = if zstd {
+        Compression::Zstd
+    } else {
+        Compression::Gzip
+    };
+    vec![(busybox_layer().tar(), Compression::Gzip), (extra.tar(), c)]
+}
+
+#[test]
+fn pull_store_and_unpack_from_registry() {
+    let tmp = TempDir::new("registry");
+    let reg = Registry::start();
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    layout.image(
+        "latest",
+        &app_layers(true),
+        json!({"Cmd": ["/bin/sh", "-c", "cat /etc/motd; echo ok"]}),
+    );
+    reg.push(&layout.dir, "latest", "busybox:latest", false);
+    let store = tmp.path().join("store");
+    let name = format!("{}/busybox:latest", reg.addr);
+
+    let first = run(img(&store).args(["pull", &name]), true);
+    assert!(
+        stderr(&first).contains("3 of 3 blobs downloaded"),
+        "{}",
+        stderr(&first)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).starts_with(&format!("{name}@sha256:")));
+    let second = run(img(&store).args(["pull", "-q", &name]), true);
+    assert!(
+        stderr(&second).contains("0 of 3 blobs downloaded (0 bytes)"),
+        "{}",
+        stderr(&second)
+    );
+
+    let ls = String::from_utf8(run(img(&store).arg("ls"), true).stdout).unwrap();
+    assert!(ls.contains(&name), "{ls}");
+    let inspect: Value =
+        serde_json::from_slice(&run(img(&store).args(["inspect", &name]), true).stdout).unwrap();
+    assert_eq!(inspect["manifest"]["layers"].as_array().unwrap().len(), 2);
+    assert_eq!(inspect["config"]["config"]["Cmd"][0], "/bin/sh");
+
+    // Unpack by reference (already pulled) and run it.
+    let bundle = tmp.path().join("bundle");
+    run(img(&store).args(["unpack", &name]).arg(&bundle), true);
+    let state = TempDir::new("runc-state");
+    let id = format!("rrun-image-reg-{}", std::process::id());
+    let out = run(
+        image_common::rrun()
+            .arg("--root")
+            .arg(state.path())
+            .arg("run")
+            .arg("-b")
+            .arg(&bundle)
+            .arg(&id),
+        true,
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from layer 2\nok\n");
+
+    // Unpack of a reference not in the store pulls it first.
+    let store2 = tmp.path().join("store2");
+    run(
+        img(&store2)
+            .args(["unpack", "-q", &name])
+            .arg(tmp.path().join("b2")),
+        true,
+    );
+    assert!(tmp.path().join("b2/rootfs/etc/motd").is_file());
+
+    // rm forgets the name, gc frees the blobs.
+    run(img(&store).args(["rm", &name]), true);
+    assert!(!String::from_utf8(run(img(&store).arg("ls"), true).stdout)
+        .unwrap()
+        .contains(&name));
+    let gc = String::from_utf8(run(img(&store).arg("gc"), true).stdout).unwrap();
+    assert!(gc.starts_with("removed 4 files"), "{gc}");
+    assert_eq!(
+        std::fs::read_dir(store.join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
+
+    // Clear errors for what is not there.
+    let missing = run(
+        img(&store).args(["pull", &format!("{}/nothing:here", reg.addr)]),
+        false,
+    );
+    assert!(
+        stderr(&missing).contains("not found"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn multi_arch_index_resolves_to_platform() {
+    let tmp = TempDir::new("multiarch");
+    let reg = Registry::start();
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let mut manifests = vec![];
+    for arch in ["amd64", "arm64", "s390x"] {
+        let mut l = Layer::new();
+        l.file("arch", arch.as_bytes());
+        manifests.push(layout.image_desc(
+            &[(l.tar(), Compression::Gzip)],
+            json!({"Cmd": ["/arch"]}),
+            arch,
+        ));
+    }
+    layout.index_of("multi", &manifests);
+    reg.push(&layout.dir, "multi", "multi:1", true);
+    let store = tmp.path().join("store");
+    let name = format!("{}/multi:1", reg.addr);
+    for arch in ["arm64", "s390x"] {
+        let b = tmp.path().join(arch);
+        run(
+            img(&store)
+                .args([
+                    "unpack",
+                    "-q",
+                    "--platform",
+                    &format!("linux/{arch}"),
+                    &name,
+                ])
+                .arg(&b),
+            true,
+        );
+        assert_eq!(
+            std::fs::read_to_string(b.join("rootfs/arch")).unwrap(),
+            arch
+        );
+    }
+    // Without --platform the stored image is used as it is; removed, the host's is pulled.
+    run(img(&store).args(["rm", &name]), true);
+    let b = tmp.path().join("host");
+    run(img(&store).args(["unpack", "-q", &name]).arg(&b), true);
+    assert_eq!(
+        std::fs::read_to_string(b.join("rootfs/arch")).unwrap(),
+        host_arch()
+    );
+    run(img(&store).args(["rm", &name]), true);
+    let none = run(
+        img(&store).args(["pull", "--platform", "linux/riscv64", &name]),
+        false,
+    );
+    assert!(
+        stderr(&none).contains("no image for platform linux/riscv64"),
+        "{}",
+        stderr(&none)
+    );
+    assert!(stderr(&none).contains("linux/arm64"), "{}", stderr(&none));
+}
+
+/// What the scripted registry has seen.
+#[derive(Default)]
+struct Log {
+    requests: Vec<String>,
+}
+
+/// A one-repository registry that demands a bearer token obtained with basic credentials,
+/// answers the first manifest request 503 and the first blob request 429, and cuts the first
+/// download of the big layer in the middle.
+fn fake_registry(blobs: Vec<(String, Vec<u8>)>, manifest: Vec<u8>) -> (String, Arc<Mutex<Log>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let log = Arc::new(Mutex::new(Log::default()));
+    let (log2, addr2) = (log.clone(), addr.clone());
+    std::thread::spawn(move || {
+        let mut manifest_503 = true;
+        let mut blob_429 = true;
+        let mut cut = true;
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut headers = Vec::new();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                    break;
+                }
+                headers.push(h.trim().to_ascii_lowercase());
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let auth = headers
+                .iter()
+                .find(|h| h.starts_with("authorization:"))
+                .cloned()
+                .unwrap_or_default();
+            let range = headers.iter().find_map(|h| {
+                h.strip_prefix("range: bytes=")
+                    .map(|r| r.trim_end_matches('-').parse::<usize>().unwrap())
+            });
+            log2.lock().unwrap().requests.push(format!(
+                "{path} {}",
+                range.map(|r| format!("range={r}")).unwrap_or_default()
+            ));
+            let respond =
+                |conn: &mut std::net::TcpStream, status: &str, extra: &str, body: &[u8]| {
+                    let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+                    body.len()
+                );
+                    let _ = conn.write_all(body);
+                };
+            if path.starts_with("/token") {
+                // "user:secret" in base64.
+                if auth == "authorization: basic dxnlcjpzzwnyzxq=" {
+                    respond(
+                        &mut conn,
+                        "200 OK",
+                        "Content-Type: application/json\r\n",
+                        br#"{"token":"tok123"}"#,
+                    );
+                } else {
+                    respond(&mut conn, "401 Unauthorized", "", b"");
+                }
+                continue;
+            }
+            if auth != "authorization: bearer tok123" {
+                let challenge = format!("WWW-Authenticate: Bearer realm=\"http://{addr2}/token\",service=\"fake\",scope=\"repository:app:pull\"\r\n");
+                respond(
+                    &mut conn,
+                    "401 Unauthorized",
+                    &challenge,
+                    br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+                );
+                continue;
+            }
+            if path.starts_with("/v2/app/manifests/") {
+                if std::mem::take(&mut manifest_503) {
+                    respond(&mut conn, "503 Service Unavailable", "", b"");
+                } else {
+                    respond(
+                        &mut conn,
+                        "200 OK",
+                        "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n",
+                        &manifest,
+                    );
+                }
+                continue;
+            }
+            let Some((_, data)) = blobs.iter().find(|(d, _)| path.ends_with(d.as_str())) else {
+                respond(&mut conn, "404 Not Found", "", b"");
+                continue;
+            };
+            if std::mem::take(&mut blob_429) {
+                respond(
+                    &mut conn,
+                    "429 Too Many Requests",
+                    "Retry-After: 0\r\n",
+                    b"",
+                );
+                continue;
+            }
+            if data.len() > 100_000 && std::mem::take(&mut cut) {
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    data.len()
+                );
+                let _ = conn.write_all(&data[..data.len() / 2]);
+                continue; // dropped: the client sees the body end early
+            }
+            match range {
+                Some(from) => respond(
+                    &mut conn,
+                    "206 Partial Content",
+                    &format!(
+                        "Content-Range: bytes {from}-{}/{}\r\n",
+                        data.len() - 1,
+                        data.len()
+                    ),
+                    &data[from..],
+                ),
+                None => respond(&mut conn, "200 OK", "", data),
+            }
+        }
+    });
+    (addr, log)
+}
+
+#[test]
+fn token_auth_retries_and_resume() {
+    let tmp = TempDir::new("fake");
+    let layout = Layout::new(&tmp.path().join("layout"));
+    let desc = layout.image_desc(
+        &app_layers(false),
+        json!({"Cmd": ["/bin/true"]}),
+        host_arch(),
+    );
+    let blob = |d: &Value| {
+        std::fs::read(
+            layout
+                .dir
+                .join("blobs/sha256")
+                .join(&d["digest"].as_str().unwrap()[7..]),
+        )
+        .unwrap()
+    };
+    let manifest_bytes = blob(&desc);
+    let manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let mut blobs = vec![(
+        manifest["config"]["digest"].as_str().unwrap().to_string(),
+        blob(&manifest["config"]),
+    )];
+    for l in manifest["layers"].as_array().unwrap() {
+        blobs.push((l["digest"].as_str().unwrap().to_string(), blob(l)));
+    }
+    let (addr, log) = fake_registry(blobs, manifest_bytes);
+    let store = tmp.path().join("store");
+    let name = format!("{addr}/app:latest");
+
+    // Without credentials the token endpoint refuses: a clear error.
+    let denied = run(img(&store).args(["pull", &name]), false);
+    assert!(
+        stderr(&denied).contains("unauthorized"),
+        "{}",
+        stderr(&denied)
+    );
+
+    let mut child = img(&store)
+        .args([
+            "pull",
+            "--parallel",
+            "1",
+            "--username",
+            "user",
+            "--password-stdin",
+            &name,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"secret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests = log.lock().unwrap().requests.join("\n");
+    assert!(
+        requests.contains("range="),
+        "the cut download was resumed with a Range request:\n{requests}"
+    );
+    // Credentials from $DOCKER_CONFIG/config.json ("user:secret").
+    let docker_config = tmp.path().join("docker");
+    std::fs::create_dir(&docker_config).unwrap();
+    let auths = json!({"auths": {addr.clone(): {"auth": "dXNlcjpzZWNyZXQ="}}});
+    std::fs::write(docker_config.join("config.json"), auths.to_string()).unwrap();
+    run(
+        img(&tmp.path().join("store2"))
+            .env("DOCKER_CONFIG", &docker_config)
+            .args(["pull", &name]),
+        true,
+    );
+
+    let b = tmp.path().join("bundle");
+    run(img(&store).args(["unpack", &name]).arg(&b), true);
+    assert!(b.join("rootfs/bin/busybox").is_file());
+    let mut s = String::new();
+    std::fs::File::open(b.join("rootfs/etc/motd"))
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
+    assert_eq!(s, "from layer 2\n");
+}
+
+#[test]
+fn corrupt_blob_is_rejected_and_not_stored() {
+    let tmp = TempDir::new("corrupt");
+    let layout = Layout::new(&tmp.path().join("layout"));
+    let desc = layout.image_desc(
+        &app_layers(false),
+        json!({"Cmd": ["/bin/true"]}),
+        host_arch(),
+    );
+    let blob = |d: &Value| {
+        std::fs::read(
+            layout
+                .dir
+                .join("blobs/sha256")
+                .join(&d["digest"].as_str().unwrap()[7..]),
+        )
+        .unwrap()
+    };
+    let manifest_bytes = blob(&desc);
+    let manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let mut blobs = vec![(
+        manifest["config"]["digest"].as_str().unwrap().to_string(),
+        blob(&manifest["config"]),
+    )];
+    for l in manifest["layers"].as_array().unwrap() {
+        blobs.push((l["digest"].as_str().unwrap().to_string(), blob(l)));
+    }
+    // The small layer's bytes no longer match its digest.
+    let bad = blobs.last().unwrap().0.clone();
+    let last = blobs.last_mut().unwrap();
+    let mid = last.1.len() / 2;
+    last.1[mid] ^= 0xff;
+    let (addr, _log) = fake_registry(blobs, manifest_bytes);
+    let store = tmp.path().join("store");
+    let mut child = img(&store)
+        .args([
+            "pull",
+            "--username",
+            "user",
+            "--password-stdin",
+            &format!("{addr}/app:latest"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"secret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("digest mismatch"), "{}", stderr(&out));
+    assert!(
+        !store.join("blobs/sha256").join(&bad[7..]).exists(),
+        "a corrupt blob was stored"
+    );
+    assert!(
+        !store.join("ingest").join(&bad[7..]).exists(),
+        "a corrupt partial download was kept"
+    );
+    assert!(
+        String::from_utf8(run(img(&store).arg("ls"), true).stdout)
+            .unwrap()
+            .lines()
+            .count()
+            == 1,
+        "no image was named"
+    );
+}

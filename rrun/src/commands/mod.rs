@@ -1,0 +1,57 @@
+//! One module per subcommand; each is thin: parse, call the library, print.
+
+pub mod create;
+pub mod delete;
+pub mod events;
+pub mod exec;
+pub mod features;
+pub mod kill;
+pub mod lifecycle;
+pub mod list;
+pub mod pause;
+pub mod ps;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+pub mod update;
+
+use crate::logging::Logger;
+use crate::{Cli, Cmd};
+use anyhow::Result;
+
+/// Write a command's output to stdout. A reader that went away (`rrun list | head`) ends the
+/// command quietly, as SIGPIPE would end a C program; other write errors are errors.
+pub fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        r => Ok(r?),
+    }
+}
+
+/// Run the chosen subcommand; returns the process exit code.
+pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
+    let root = &cli.root;
+    if cli.systemd_cgroup {
+        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (omit --systemd-cgroup)");
+    }
+    match command {
+        Cmd::Create(a) => create::cmd(root, a, log),
+        Cmd::Start(a) => start::cmd(root, a, log),
+        Cmd::Run(a) => run::cmd(root, a, log),
+        Cmd::State(a) => state::cmd(root, a),
+        Cmd::Kill(a) => kill::cmd(root, a),
+        Cmd::Delete(a) => delete::cmd(root, a, log),
+        Cmd::List(a) => list::cmd(root, a),
+        Cmd::Spec(a) => spec::cmd(a),
+        Cmd::Pause(a) => pause::pause(root, a),
+        Cmd::Resume(a) => pause::resume(root, a),
+        Cmd::Ps(a) => ps::cmd(root, a),
+        Cmd::Features => features::cmd(),
+        Cmd::Exec(a) => exec::cmd(root, a, log),
+        Cmd::Update(a) => update::cmd(root, a),
+        Cmd::Events(a) => events::cmd(root, a),
+    }
+}
