@@ -8,6 +8,7 @@ pub mod container;
 pub mod faults;
 pub mod hooks;
 pub mod init;
+pub mod log;
 pub mod lsm;
 pub mod namespaces;
 pub mod process;

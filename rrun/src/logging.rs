@@ -73,6 +73,15 @@ impl Logger {
     }
 }
 
+impl librrun::log::Log for Logger {
+    fn warn(&self, msg: &str) {
+        Logger::warn(self, msg)
+    }
+    fn debug(&self, msg: &str) {
+        Logger::debug(self, msg)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

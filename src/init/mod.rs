@@ -61,23 +61,35 @@ pub struct InitPlan {
     pub created: String,
     pub bundle: Bundle,
     pub ns: NamespacePlan,
-    /// The container's state directory: the init opens the start fifos through it before
-    /// anything of the container exists, then closes it. None for `rrun exec`.
-    pub state_dir: Option<OwnedFd>,
     /// The connected console socket, when the process has a terminal.
     pub console: Option<OwnedFd>,
     pub preserve_fds: u32,
-    pub no_pivot: bool,
     pub no_new_keyring: bool,
-    pub cgroup_steps: Vec<CgroupMount>,
     pub caps: Option<CapPlan>,
     /// The compiled `linux.seccomp` profile: loaded by stage-2 before the capability drop, or
     /// right before execve with process.noNewPrivileges.
     pub seccomp: Option<crate::seccomp::Filter>,
-    /// `rrun exec`: `ns` joins a running container's namespaces, and stage-2 only sets up
-    /// `bundle.spec.process` and execs it (no rootfs, no hooks, no exec fifo; steps 5 and 6 of
-    /// the protocol are skipped).
-    pub exec: bool,
+    /// A new container, or a process entering one.
+    pub launch: Launch,
+}
+
+/// What the stages are started for.
+pub enum Launch {
+    /// `create`: stage-2 becomes the container's init and sets the container up (rootfs,
+    /// hooks, the start fifos) before it sets up the process.
+    Create {
+        /// The container's state directory: the init opens the start fifos through it before
+        /// anything of the container exists, then closes it.
+        state_dir: OwnedFd,
+        /// `--no-pivot`: chroot after moving the root instead of pivot_root.
+        no_pivot: bool,
+        /// The cgroup mounts inside the container.
+        cgroup_steps: Vec<CgroupMount>,
+    },
+    /// `exec`: `ns` joins a running container's namespaces and stage-2 only sets up
+    /// `bundle.spec.process` and execs it (no rootfs, no hooks, no start fifos; steps 5 and 6
+    /// of the protocol are skipped).
+    Exec,
 }
 
 /// What the parent does at its points of the protocol (the create command implements it).
@@ -313,7 +325,7 @@ fn parent_protocol(
     }
     parent.init_started(pid).map_err(InitError::Parent)?;
     send_msg(sock, &Message::InitProceed)?;
-    if !plan.exec {
+    if let Launch::Create { .. } = plan.launch {
         expect_or_child(sock, Message::RunCreateHooks, "RunCreateHooks")?;
         parent.create_hooks(pid).map_err(InitError::Parent)?;
         send_msg(sock, &Message::HooksDone)?;

@@ -3,7 +3,7 @@
 
 use super::procfs::ProcFs;
 use super::sync::{send_msg, Message};
-use super::{fds, sysctl, wait_for, InitPlan};
+use super::{fds, sysctl, wait_for, InitPlan, Launch};
 use crate::container::start_fifos::InitEnds;
 use crate::container::state::{OciState, Status};
 use crate::hooks::{self, Kind};
@@ -76,9 +76,11 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
     // The start fifos are opened through the state directory while nothing of the container
     // exists; then every fd not needed any more (the state directory among them) is closed.
-    let mut fifos = match &plan.state_dir {
-        Some(dir) => Some(InitEnds::open(dir.as_fd()).map_err(|e| e.to_string())?),
-        None => None,
+    let mut fifos = match &plan.launch {
+        Launch::Create { state_dir, .. } => {
+            Some(InitEnds::open(state_dir.as_fd()).map_err(|e| e.to_string())?)
+        }
+        Launch::Exec => None,
     };
     let first = 3 + plan.preserve_fds as i32;
     let mut keep = vec![sock.as_raw_fd()];
@@ -87,53 +89,55 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     let with_console: Vec<i32> = keep.iter().copied().chain(console).collect();
     fds::close_all_but(first, &with_console)
         .map_err(|e| format!("close_range (the runtime's own fds): {e}"))?;
-    // Once the pty master is sent, the console socket is closed too.
-    let drop_console = || {
-        fds::close_all_but(first, &keep).map_err(|e| format!("close_range (console socket): {e}"))
-    };
-    let Some(fifos) = fifos.as_mut() else {
+    let pid = match &plan.launch {
+        Launch::Create {
+            no_pivot,
+            cgroup_steps,
+            ..
+        } => {
+            let pid = host_pid();
+            setup_container(plan, sock, process, pid, *no_pivot, cgroup_steps)?;
+            pid
+        }
         // `rrun exec`: the container is set up already; this process only joined it.
-        setup_terminal(plan, process, false)?;
-        drop_console()?;
-        let exec_plan = setup_process(plan, process)?;
-        exec::prepare_inheritance(plan.preserve_fds)
-            .map_err(|e| format!("prepare fds for exec: {e}"))?;
-        exec::restore_sigpipe().map_err(|e| format!("signal(SIGPIPE): {e}"))?;
-        load_seccomp(plan, process, Load::BeforePrivilegeDrop)?;
-        drop_privileges(plan, process, &exec_plan)?;
-        send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
-        load_seccomp(plan, process, Load::BeforeExec)?;
-        let msg = exec_plan.exec().to_string();
-        eprintln!("rrun: {msg}");
-        return Err(msg);
+        Launch::Exec => {
+            setup_terminal(plan, process, false)?;
+            0
+        }
     };
-    let pid = host_pid();
-    setup_container(plan, sock, process, pid)?;
-    drop_console()?;
+    // Once the pty master is sent, the console socket is closed too.
+    fds::close_all_but(first, &keep).map_err(|e| format!("close_range (console socket): {e}"))?;
     let exec_plan = setup_process(plan, process)?;
-    let spec = &plan.bundle.spec;
-    let start_hooks = Kind::StartContainer.of(spec);
     // Everything the steps after the seccomp filter would otherwise compute is made here.
-    let started = state_json(plan, pid, Status::Created);
+    let (start_hooks, started) = match fifos {
+        Some(_) => (
+            Kind::StartContainer.of(&plan.bundle.spec),
+            state_json(plan, pid, Status::Created),
+        ),
+        None => Default::default(),
+    };
     exec::prepare_inheritance(plan.preserve_fds)
         .map_err(|e| format!("prepare fds for exec: {e}"))?;
     exec::restore_sigpipe().map_err(|e| format!("signal(SIGPIPE): {e}"))?;
     load_seccomp(plan, process, Load::BeforePrivilegeDrop)?;
     drop_privileges(plan, process, &exec_plan)?;
     send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
-    fifos.wait_for_start().map_err(|e| e.to_string())?;
+    // From here on a failure is told to `start` too (reading the status fifo), when there is
+    // one.
+    if let Some(f) = fifos.as_mut() {
+        f.wait_for_start().map_err(|e| e.to_string())?;
+    }
     let mut report = |msg: String| {
-        fifos.report(&msg);
+        if let Some(f) = fifos.as_mut() {
+            f.report(&msg);
+        }
         msg
     };
-    if let Err(e) = hooks::run_all(Kind::StartContainer, &start_hooks, &started) {
-        return Err(report(e.to_string()));
-    }
-    if let Err(e) = load_seccomp(plan, process, Load::BeforeExec) {
-        return Err(report(e));
-    }
+    hooks::run_all(Kind::StartContainer, &start_hooks, &started)
+        .map_err(|e| report(e.to_string()))?;
+    load_seccomp(plan, process, Load::BeforeExec).map_err(&mut report)?;
     let e = exec_plan.exec();
-    // Tell `start` (reading the status fifo) and the container's stderr why.
+    // Tell `start` and the container's stderr why.
     let msg = report(e.to_string());
     eprintln!("rrun: {msg}");
     Err(msg)
@@ -197,6 +201,8 @@ fn setup_container(
     sock: BorrowedFd<'_>,
     process: &oci_spec::runtime::Process,
     pid: i32,
+    no_pivot: bool,
+    cgroup_steps: &[crate::cgroups::CgroupMount],
 ) -> Result<(), String> {
     let spec = &plan.bundle.spec;
     let linux = spec.linux().as_ref();
@@ -210,7 +216,7 @@ fn setup_container(
         bundle: &plan.bundle.dir,
         spec,
         in_userns: plan.ns.has(LinuxNamespaceType::User),
-        cgroup_steps: &plan.cgroup_steps,
+        cgroup_steps,
     };
     let sysctls = linux
         .and_then(|l| l.sysctl().as_ref())
@@ -236,7 +242,7 @@ fn setup_container(
         sysctl::apply(proc, s).map_err(|e| e.to_string())?;
     }
     drop(proc);
-    rootfs::pivot(&rplan, &root, plan.no_pivot)
+    rootfs::pivot(&rplan, &root, no_pivot)
         .map_err(|e| format!("error jailing process inside rootfs: {e}"))?;
     drop(root);
     setup_terminal(plan, process, true)?;

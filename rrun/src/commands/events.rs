@@ -2,10 +2,8 @@
 //! it: `{"type":"stats","id":...,"data":{cpu,memory,pids,blkio,hugetlb}}`, once with --stats,
 //! else every interval until the container stops; an `oom` event when its OOM kill count grows.
 
-use super::lifecycle;
-use anyhow::{anyhow, bail, Result};
-use librrun::container::state::Status;
-use librrun::container::ContainerDir;
+use anyhow::{anyhow, Result};
+use librrun::container::{Container, Operation};
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
@@ -82,13 +80,10 @@ fn oom_kills(paths: &std::collections::BTreeMap<String, std::path::PathBuf>) -> 
 pub fn cmd(root: &Path, a: &EventsArgs) -> Result<i32> {
     let interval = parse_duration(&a.interval)?;
     let (st, cg) = {
-        let dir = ContainerDir::open_unlocked(root, &a.id)?;
-        let st = dir.load()?;
-        if lifecycle::status(&dir, &st) == Status::Stopped {
-            bail!("container with id {} is not running", a.id);
-        }
-        let cg = lifecycle::cgroup_of(&st)?;
-        (st, cg)
+        let c = Container::open_unlocked(root, &a.id)?;
+        c.check(Operation::Events)?;
+        let cg = c.cgroup()?;
+        (c.saved().clone(), cg)
     };
     let mut ooms: Option<u64> = None;
     loop {

@@ -1,19 +1,11 @@
 //! `rrun exec <id> [command...]` / `rrun exec --process process.json <id>`: run a new process
-//! in a running container. It joins the init's namespaces and cgroup and gets the same process
-//! setup as the init (src/init/stage2.rs, `setup_process`), without the container's setup.
+//! in a running container (librrun's `Container::exec`); this file turns the flags into the
+//! process to run and, in the foreground, forwards signals and the terminal.
 
-use super::create::{check_console, console_ends, receive_pty, write_pid_file, Console};
-use super::lifecycle;
 use super::run::{block_forwarded_signals, supervise};
 use crate::logging::Logger;
 use anyhow::{anyhow, bail, Context, Result};
-use librrun::cgroups::Manager;
-use librrun::container::state::{SavedState, Status};
-use librrun::container::ContainerDir;
-use librrun::init::{self, InitPlan, ParentSide};
-use librrun::namespaces::{self, NamespacePlan};
-use librrun::process::caps::CapPlan;
-use librrun::spec::Bundle;
+use librrun::container::{Console, Container, ExecOptions, Operation};
 use oci_spec::runtime::{Capability, Process, Spec};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -129,113 +121,29 @@ fn exec_process(a: &ExecArgs, config: &Spec, log: &Logger) -> Result<Process> {
     Ok(p)
 }
 
-/// Join every namespace the container has, through its init's /proc/PID/ns entries (opened,
-/// type-checked and ordered by the same planner as config.json's `path` namespaces).
-fn join_plan(st: &SavedState) -> Result<NamespacePlan> {
-    let mut list = st
-        .config
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().clone())
-        .unwrap_or_default();
-    for ns in &mut list {
-        let typ = namespaces::type_name(ns.typ());
-        ns.set_path(Some(PathBuf::from(format!(
-            "/proc/{}/ns/{typ}",
-            st.init_pid
-        ))));
-    }
-    Ok(namespaces::plan(&list)?)
-}
-
-struct ExecParent<'a> {
-    cgroup: &'a dyn Manager,
-}
-
-impl ParentSide for ExecParent<'_> {
-    fn stage1_started(&mut self, pid: i32) -> Result<(), String> {
-        self.cgroup.add_process(pid).map_err(|e| e.to_string())
-    }
-    fn init_started(&mut self, _pid: i32) -> Result<(), String> {
-        Ok(())
-    }
-    fn create_hooks(&mut self, _pid: i32) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 pub fn cmd(root: &Path, a: &ExecArgs, log: &Logger) -> Result<i32> {
-    let dir = ContainerDir::open(root, &a.id)?;
-    let st = dir.load()?;
-    match lifecycle::status(&dir, &st) {
-        Status::Running | Status::Created => {}
-        Status::Paused if a.ignore_paused => {}
-        Status::Paused => {
-            bail!("cannot exec in a paused container (use --ignore-paused to override)")
-        }
-        _ => bail!("cannot exec in a stopped container"),
-    }
-    let process = exec_process(a, &st.config, log)?;
-    let terminal = process.terminal().unwrap_or(false);
-    check_console(terminal, a.console_socket.is_some(), a.detach)?;
-    let mut spec = st.config.clone();
-    spec.set_process(Some(process.clone()));
-    librrun::lsm::check(&spec)?;
-    let caps = process
-        .capabilities()
-        .as_ref()
-        .map(CapPlan::from_spec)
-        .transpose()?;
-    // The container's seccomp profile applies to processes exec'd into it too.
-    let seccomp = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-        .map(librrun::seccomp::Filter::compile)
-        .transpose()?;
-    let console = match &a.console_socket {
-        Some(p) => Console::Socket(Some(p.clone())),
-        None => Console::Own,
+    let c = Container::open(root, &a.id)?;
+    // The status first: its refusal is the error to show, whatever the flags say.
+    c.check(Operation::Exec {
+        ignore_paused: a.ignore_paused,
+    })?;
+    let opts = ExecOptions {
+        process: exec_process(a, &c.saved().config, log)?,
+        console: Console::socket_or_own(a.console_socket.clone()),
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
     };
-    let (console_fd, own_end) = console_ends(&console, terminal)?;
-    let cgroup = lifecycle::cgroup_of(&st)?;
+    // Blocked before the process exists, so that no signal to forward is lost.
     let sfd = if a.detach {
         None
     } else {
         Some(block_forwarded_signals()?)
     };
-    let plan = InitPlan {
-        id: a.id.clone(),
-        created: st.created.clone(),
-        bundle: Bundle {
-            dir: st.bundle.clone(),
-            spec,
-            rootfs: st.rootfs.clone(),
-            warnings: Vec::new(),
-        },
-        ns: join_plan(&st)?,
-        // An entering process gets no fd of the host's state directory.
-        state_dir: None,
-        console: console_fd,
-        preserve_fds: a.preserve_fds,
-        no_pivot: false,
-        no_new_keyring: true,
-        cgroup_steps: Vec::new(),
-        caps,
-        seccomp,
-        exec: true,
-    };
-    // Other commands may lock the container while this process runs.
-    drop(dir);
-    let mut parent = ExecParent { cgroup: &*cgroup };
-    let pid = init::launch(&plan, &mut parent).map_err(|e| anyhow!("exec failed: {e}"))?;
-    drop(plan);
-    if let Some(p) = &a.pid_file {
-        write_pid_file(p, pid)?;
-    }
-    let pty = receive_pty(own_end)?;
+    let started = c.exec(&opts)?;
     match sfd {
         None => Ok(0),
-        Some(sfd) => supervise(pid, &sfd, pty.as_ref()),
+        Some(sfd) => supervise(started.pid, &sfd, started.pty_master.as_ref()),
     }
 }

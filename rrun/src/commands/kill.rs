@@ -1,10 +1,8 @@
 //! `rrun kill [--all] <id> [SIGNAL]`: signal the init (or, with --all, every process of the
 //! container).
 
-use super::lifecycle;
-use anyhow::{bail, Result};
-use librrun::container::state::Status;
-use librrun::container::ContainerDir;
+use anyhow::Result;
+use librrun::container::Container;
 use std::path::Path;
 
 #[derive(clap::Args, Debug)]
@@ -21,23 +19,6 @@ pub struct KillArgs {
 
 pub fn cmd(root: &Path, a: &KillArgs) -> Result<i32> {
     let sig = librrun::signals::parse(&a.signal)?;
-    let dir = ContainerDir::open(root, &a.id)?;
-    let st = dir.load()?;
-    if lifecycle::status(&dir, &st) == Status::Stopped {
-        bail!("container not running");
-    }
-    if a.all {
-        let sig = nix::sys::signal::Signal::try_from(sig)
-            .map_err(|_| anyhow::anyhow!("signal {sig} cannot be sent to all processes"))?;
-        lifecycle::cgroup_of(&st)?.signal_all(sig)?;
-        return Ok(0);
-    }
-    // SAFETY: kill(2) of the init, whose pid and start time were just checked.
-    if unsafe { libc::kill(st.init_pid, sig) } != 0 {
-        let e = nix::Error::last();
-        if e != nix::Error::ESRCH {
-            bail!("kill pid {} with signal {sig}: {e}", st.init_pid);
-        }
-    }
+    Container::open(root, &a.id)?.kill(sig, a.all)?;
     Ok(0)
 }

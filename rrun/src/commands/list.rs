@@ -1,8 +1,7 @@
 //! `rrun list [--format table|json] [-q]`.
 
-use super::lifecycle;
 use anyhow::{bail, Result};
-use librrun::container::{list_ids, ContainerDir};
+use librrun::container::{list_ids, Container};
 use std::path::Path;
 
 #[derive(clap::Args, Debug)]
@@ -22,11 +21,8 @@ pub fn cmd(root: &Path, a: &ListArgs) -> Result<i32> {
     let mut states = Vec::new();
     for id in list_ids(root)? {
         // A container deleted while we list is simply not listed.
-        let Ok(dir) = ContainerDir::open_unlocked(root, &id) else {
-            continue;
-        };
-        match dir.load() {
-            Ok(st) => states.push(st.oci(lifecycle::status(&dir, &st))),
+        match Container::open_unlocked(root, &id) {
+            Ok(c) => states.push(c.oci_state()),
             // A corrupt or half-written state is shown, not hidden (as runc does, on stderr so
             // that the listing stays parseable); `delete --force ID` removes it.
             Err(e) if root.join(&id).exists() => eprintln!("load container {id}: {e}"),

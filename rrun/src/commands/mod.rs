@@ -6,7 +6,6 @@ pub mod events;
 pub mod exec;
 pub mod features;
 pub mod kill;
-pub mod lifecycle;
 pub mod list;
 pub mod pause;
 pub mod ps;

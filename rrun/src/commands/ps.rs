@@ -1,10 +1,8 @@
 //! `rrun ps [--format table|json] <id> [ps options]`: the container's processes, as runc
 //! shows them (json: the pids; table: the host's `ps` output, filtered to them).
 
-use super::lifecycle;
 use anyhow::{anyhow, bail, Context, Result};
-use librrun::container::state::Status;
-use librrun::container::ContainerDir;
+use librrun::container::Container;
 use std::path::Path;
 
 #[derive(clap::Args, Debug)]
@@ -39,12 +37,7 @@ pub fn filter_table(out: &str, pids: &[i32]) -> Result<String> {
 }
 
 pub fn cmd(root: &Path, a: &PsArgs) -> Result<i32> {
-    let dir = ContainerDir::open_unlocked(root, &a.id)?;
-    let st = dir.load()?;
-    if lifecycle::status(&dir, &st) == Status::Stopped {
-        bail!("container not running");
-    }
-    let pids = lifecycle::cgroup_of(&st)?.pids()?;
+    let pids = Container::open_unlocked(root, &a.id)?.pids()?;
     match a.format.as_str() {
         "json" => {
             super::emit(&(serde_json::to_string(&pids)? + "\n"))?;

@@ -1,10 +1,10 @@
 //! `rrun run <id>`: create + start; in the foreground it forwards signals to the container,
 //! proxies its terminal, waits for it, deletes it (unless --keep) and exits with its status.
 
-use super::create::{self, Console, CreateArgs};
-use super::lifecycle;
+use super::create::{self, CreateArgs};
 use crate::logging::Logger;
 use anyhow::{Context, Result};
+use librrun::container::{Console, Container, Created};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -208,41 +208,32 @@ fn drain(pty: Option<&OwnedFd>, stdout: &std::io::Stdout) {
 
 pub fn cmd(root: &Path, a: &RunArgs, log: &Logger) -> Result<i32> {
     if a.detach {
-        let c = create::create(
-            root,
-            &a.create,
-            Console::Socket(a.create.console_socket.clone()),
-            true,
-            log,
-        )?;
-        if let Err(e) = lifecycle::start(&c.dir, &c.state, log) {
-            let _ = lifecycle::kill_init(&c.state);
-            let _ = lifecycle::destroy(c.dir, &c.state, log);
-            return Err(e);
+        let console = Console::Socket(a.create.console_socket.clone());
+        let c = Container::create(root, &create::options(&a.create, console, true), log)?;
+        if let Err(e) = c.container.start(log) {
+            c.container.abort(log);
+            return Err(e.into());
         }
         return Ok(0);
     }
     let sfd = block_forwarded_signals()?;
-    let console = match &a.create.console_socket {
-        Some(p) => Console::Socket(Some(p.clone())),
-        None => Console::Own,
-    };
-    let c = create::create(root, &a.create, console, false, log)?;
-    if let Err(e) = lifecycle::start(&c.dir, &c.state, log) {
-        let _ = lifecycle::kill_init(&c.state);
-        let _ = lifecycle::destroy(c.dir, &c.state, log);
-        return Err(e);
+    let console = Console::socket_or_own(a.create.console_socket.clone());
+    let Created {
+        container: mut c,
+        pty_master,
+    } = Container::create(root, &create::options(&a.create, console, false), log)?;
+    if let Err(e) = c.start(log) {
+        c.abort(log);
+        return Err(e.into());
     }
     // Other commands (state, kill) must be able to lock the container while it runs.
-    let id = c.dir.id.clone();
-    let (init, state) = (c.state.init_pid, c.state.clone());
-    drop(c.dir);
-    let code = supervise(init, &sfd, c.pty_master.as_ref());
+    c.unlock();
+    let code = supervise(c.saved().init_pid, &sfd, pty_master.as_ref());
     if !a.keep {
-        // Re-lock; a concurrent `delete` may have removed it already.
-        if let Ok(dir) = librrun::container::ContainerDir::open(root, &id) {
-            let _ = lifecycle::kill_init(&state);
-            lifecycle::destroy(dir, &state, log)?;
+        // Locked again; a concurrent `delete` may have removed it already.
+        if let Ok(c) = Container::open(root, c.id()) {
+            let _ = c.kill_init();
+            c.destroy(log)?;
         }
     }
     code

@@ -1,9 +1,8 @@
 //! `rrun start <id>`: release a created container's init.
 
-use super::lifecycle;
 use crate::logging::Logger;
 use anyhow::Result;
-use librrun::container::ContainerDir;
+use librrun::container::Container;
 use std::path::Path;
 
 #[derive(clap::Args, Debug)]
@@ -13,8 +12,6 @@ pub struct StartArgs {
 }
 
 pub fn cmd(root: &Path, a: &StartArgs, log: &Logger) -> Result<i32> {
-    let dir = ContainerDir::open(root, &a.id)?;
-    let st = dir.load()?;
-    lifecycle::start(&dir, &st, log)?;
+    Container::open(root, &a.id)?.start(log)?;
     Ok(0)
 }

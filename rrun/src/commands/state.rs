@@ -1,8 +1,7 @@
 //! `rrun state <id>`: the runtime-spec state as JSON (indented like runc's).
 
-use super::lifecycle;
 use anyhow::Result;
-use librrun::container::ContainerDir;
+use librrun::container::Container;
 use std::path::Path;
 
 #[derive(clap::Args, Debug)]
@@ -12,9 +11,7 @@ pub struct StateArgs {
 }
 
 pub fn cmd(root: &Path, a: &StateArgs) -> Result<i32> {
-    let dir = ContainerDir::open_unlocked(root, &a.id)?;
-    let st = dir.load()?;
-    let oci = st.oci(lifecycle::status(&dir, &st));
+    let oci = Container::open_unlocked(root, &a.id)?.oci_state();
     super::emit(&(serde_json::to_string_pretty(&oci)? + "\n"))?;
     Ok(0)
 }

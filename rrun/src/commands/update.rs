@@ -1,10 +1,8 @@
 //! `rrun update [-r FILE|-] [--memory ...] <id>`: change a running container's cgroup limits.
 //! The new values are merged into the saved config, so later updates and `state` build on them.
 
-use super::lifecycle;
 use anyhow::{anyhow, bail, Context, Result};
-use librrun::container::state::Status;
-use librrun::container::ContainerDir;
+use librrun::container::{Container, Operation};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Value};
 use std::io::Read;
@@ -79,18 +77,6 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
     Ok((n * mult as f64) as i64)
 }
 
-/// Objects merge key by key; anything else is replaced.
-fn merge(base: &mut Value, update: Value) {
-    match (base, update) {
-        (Value::Object(b), Value::Object(u)) => {
-            for (k, v) in u {
-                merge(b.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (b, u) => *b = u,
-    }
-}
-
 /// The update the flags and -r ask for, as a LinuxResources JSON object.
 fn requested(a: &UpdateArgs) -> Result<Value> {
     let mut v = match &a.resources {
@@ -159,30 +145,10 @@ fn requested(a: &UpdateArgs) -> Result<Value> {
 }
 
 pub fn cmd(root: &Path, a: &UpdateArgs) -> Result<i32> {
-    let dir = ContainerDir::open(root, &a.id)?;
-    let mut st = dir.load()?;
-    if lifecycle::status(&dir, &st) == Status::Stopped {
-        bail!("container not running");
-    }
-    let update = requested(a)?;
-    let cg = lifecycle::cgroup_of(&st)?;
-    let mut config = serde_json::to_value(&st.config)?;
-    let mut merged = config["linux"]["resources"].take();
-    if merged.is_null() {
-        merged = json!({});
-    }
-    merge(&mut merged, update);
-    let mut resources: LinuxResources =
-        serde_json::from_value(merged.clone()).context("merged resources")?;
-    // Device rules are set at create and not changed by update (rewriting them would deny every
-    // device for a moment).
-    let devices = resources.devices().clone();
-    resources.set_devices(None);
-    cg.apply(&resources)?;
-    resources.set_devices(devices);
-    config["linux"]["resources"] = serde_json::to_value(&resources)?;
-    st.config = serde_json::from_value(config)?;
-    dir.save(&st)?;
+    let mut c = Container::open(root, &a.id)?;
+    // The status is checked before -r - is read.
+    c.check(Operation::Update)?;
+    c.update(requested(a)?)?;
     Ok(0)
 }
 
@@ -198,15 +164,5 @@ mod tests {
         assert_eq!(parse_bytes("1000").unwrap(), 1000);
         assert_eq!(parse_bytes("-1").unwrap(), -1);
         assert!(parse_bytes("lots").is_err());
-    }
-
-    #[test]
-    fn merge_keeps_other_fields() {
-        let mut base = json!({"memory": {"limit": 1, "swap": 2}, "pids": {"limit": 5}});
-        merge(&mut base, json!({"memory": {"limit": 3}}));
-        assert_eq!(
-            base,
-            json!({"memory": {"limit": 3, "swap": 2}, "pids": {"limit": 5}})
-        );
     }
 }
