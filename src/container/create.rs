@@ -10,6 +10,7 @@ use super::lifecycle::Container;
 use super::state::{OciState, SavedState, Status};
 use crate::cgroups::{self, Manager};
 use crate::hooks::{self, Kind};
+use crate::init::error::ParentError;
 use crate::init::{self, InitPlan, Launch, ParentSide};
 use crate::log::Log;
 use crate::process::caps::CapPlan;
@@ -86,8 +87,8 @@ impl Parent<'_> {
 }
 
 impl ParentSide for Parent<'_> {
-    fn stage1_started(&mut self, pid: i32) -> Result<(), String> {
-        self.cgroup.add_process(pid).map_err(|e| e.to_string())
+    fn stage1_started(&mut self, pid: i32) -> Result<(), ParentError> {
+        Ok(self.cgroup.add_process(pid)?)
     }
 
     fn oom_killed(&mut self) -> bool {
@@ -96,14 +97,16 @@ impl ParentSide for Parent<'_> {
             .is_ok_and(|n| n.is_some_and(|n| n > self.oom_kills_before))
     }
 
-    fn init_started(&mut self, pid: i32) -> Result<(), String> {
+    fn init_started(&mut self, pid: i32) -> Result<(), ParentError> {
         // From here on a killed `create` leaves a state that names the init.
         self.state.init_pid = pid;
         self.state.init_start_time = crate::container::state::proc_stat(pid)
             .map(|s| s.start_time)
-            .ok_or_else(|| format!("container init (pid {pid}) exited during create"))?;
+            .ok_or(ParentError::InitGone { pid })?;
         crate::faults::point("create:init-started");
-        self.dir.save(self.state).map_err(|e| e.to_string())?;
+        self.dir
+            .save(self.state)
+            .map_err(|e| ParentError::State(Box::new(e)))?;
         if let Some(adj) = self
             .bundle
             .spec
@@ -112,16 +115,19 @@ impl ParentSide for Parent<'_> {
             .and_then(|p| p.oom_score_adj())
         {
             let path = format!("/proc/{pid}/oom_score_adj");
-            std::fs::write(&path, adj.to_string())
-                .map_err(|e| format!("set oom_score_adj to {adj} ({path}): {e}"))?;
+            std::fs::write(&path, adj.to_string()).map_err(|source| ParentError::OomScoreAdj {
+                adj,
+                path,
+                source,
+            })?;
         }
         Ok(())
     }
 
-    fn create_hooks(&mut self, pid: i32) -> Result<(), String> {
+    fn create_hooks(&mut self, pid: i32) -> Result<(), ParentError> {
         let state = self.state_json(pid);
         for kind in [Kind::Prestart, Kind::CreateRuntime] {
-            hooks::run_all(kind, &kind.of(&self.bundle.spec), &state).map_err(|e| e.to_string())?;
+            hooks::run_all(kind, &kind.of(&self.bundle.spec), &state)?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use super::lifecycle::Container;
 use super::operation::Operation;
 use super::state::SavedState;
 use crate::cgroups::Manager;
+use crate::init::error::ParentError;
 use crate::init::{self, InitPlan, Launch, ParentSide};
 use crate::namespaces::{self, NamespacePlan};
 use crate::process::caps::CapPlan;
@@ -62,13 +63,13 @@ struct ExecParent<'a> {
 }
 
 impl ParentSide for ExecParent<'_> {
-    fn stage1_started(&mut self, pid: i32) -> Result<(), String> {
-        self.cgroup.add_process(pid).map_err(|e| e.to_string())
+    fn stage1_started(&mut self, pid: i32) -> Result<(), ParentError> {
+        Ok(self.cgroup.add_process(pid)?)
     }
-    fn init_started(&mut self, _pid: i32) -> Result<(), String> {
+    fn init_started(&mut self, _pid: i32) -> Result<(), ParentError> {
         Ok(())
     }
-    fn create_hooks(&mut self, _pid: i32) -> Result<(), String> {
+    fn create_hooks(&mut self, _pid: i32) -> Result<(), ParentError> {
         Ok(())
     }
 }

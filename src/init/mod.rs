@@ -12,6 +12,7 @@
 //! - stage-2 ([`stage2`]): the container's init: rootfs, pivot_root, terminal, hostname,
 //!   sysctls, rlimits, credentials and capabilities; waits on the exec fifo; execve.
 
+pub mod error;
 pub mod fds;
 pub mod procfs;
 pub mod stage1;
@@ -23,6 +24,7 @@ use crate::cgroups::CgroupMount;
 use crate::namespaces::NamespacePlan;
 use crate::process::caps::CapPlan;
 use crate::spec::Bundle;
+use error::{AtStep, ParentError, StageError, Step};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
@@ -33,9 +35,9 @@ use sync::{expect, recv_msg, send_msg, Message, SyncError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
-    /// A stage reported a failure; the text is complete and user-facing.
-    #[error("{0}")]
-    Child(String),
+    /// A stage reported a failure (its text is complete and user-facing).
+    #[error(transparent)]
+    Stage(StageError),
     #[error(transparent)]
     Sync(#[from] SyncError),
     #[error("fork: {0}")]
@@ -46,8 +48,10 @@ pub enum InitError {
         source: std::io::Error,
     },
     /// A parent-side step (cgroup, hook) failed.
-    #[error("{0}")]
-    Parent(String),
+    #[error(transparent)]
+    Parent(#[from] ParentError),
+    #[error("stage-1 of the init ended badly: {0}")]
+    Stage1Ended(String),
     /// A stage died of SIGKILL before `Ready` while the container's memory cgroup recorded
     /// an OOM kill (runc's words for it).
     #[error("container init was OOM-killed (memory limit too low?)")]
@@ -95,11 +99,11 @@ pub enum Launch {
 /// What the parent does at its points of the protocol (the create command implements it).
 pub trait ParentSide {
     /// Stage-1 exists and is blocked: put it in the container's cgroup.
-    fn stage1_started(&mut self, pid: i32) -> Result<(), String>;
+    fn stage1_started(&mut self, pid: i32) -> Result<(), ParentError>;
     /// The init exists (host pid): e.g. its oom_score_adj.
-    fn init_started(&mut self, pid: i32) -> Result<(), String>;
+    fn init_started(&mut self, pid: i32) -> Result<(), ParentError>;
     /// The init's mounts are ready: run prestart and createRuntime hooks.
-    fn create_hooks(&mut self, pid: i32) -> Result<(), String>;
+    fn create_hooks(&mut self, pid: i32) -> Result<(), ParentError>;
     /// A stage was killed by SIGKILL before `Ready`: did the container's memory cgroup record
     /// an OOM kill? Asked before anything is cleaned up.
     fn oom_killed(&mut self) -> bool {
@@ -199,8 +203,8 @@ pub fn launch(plan: &InitPlan, parent: &mut dyn ParentSide) -> Result<i32, InitE
             drop(parent_end);
             let code = match stage1::run(plan, child_end.as_fd()) {
                 Ok(()) => 0,
-                Err(msg) => {
-                    let _ = send_msg(child_end.as_fd(), &Message::Error { message: msg });
+                Err(error) => {
+                    let _ = send_msg(child_end.as_fd(), &Message::Error { error });
                     1
                 }
             };
@@ -243,7 +247,7 @@ fn expect_or_child(
 /// A message other than the one expected: the stage's own error, or a protocol surprise.
 fn not_expected(got: Message, expected: &'static str) -> InitError {
     match got {
-        Message::Error { message } => InitError::Child(message),
+        Message::Error { error } => InitError::Stage(error),
         got => SyncError::Unexpected { expected, got }.into(),
     }
 }
@@ -284,9 +288,7 @@ fn parent_protocol(
     children: &mut Children,
 ) -> Result<i32, InitError> {
     let stage1_pid = children.stage1;
-    parent
-        .stage1_started(stage1_pid)
-        .map_err(InitError::Parent)?;
+    parent.stage1_started(stage1_pid)?;
     send_msg(sock, &Message::Proceed)?;
     let linux = plan.bundle.spec.linux().as_ref();
     if plan.ns.creates(oci_spec::runtime::LinuxNamespaceType::User) {
@@ -317,28 +319,24 @@ fn parent_protocol(
     }
     match stage1_end {
         Ok(WaitStatus::Exited(_, 0)) => {}
-        other => {
-            return Err(InitError::Parent(format!(
-                "stage-1 of the init ended badly: {other:?}"
-            )))
-        }
+        other => return Err(InitError::Stage1Ended(format!("{other:?}"))),
     }
-    parent.init_started(pid).map_err(InitError::Parent)?;
+    parent.init_started(pid)?;
     send_msg(sock, &Message::InitProceed)?;
     if let Launch::Create { .. } = plan.launch {
         expect_or_child(sock, Message::RunCreateHooks, "RunCreateHooks")?;
-        parent.create_hooks(pid).map_err(InitError::Parent)?;
+        parent.create_hooks(pid)?;
         send_msg(sock, &Message::HooksDone)?;
     }
     expect_or_child(sock, Message::Ready, "Ready")?;
     Ok(pid)
 }
 
-/// Re-export for the stages: wait for a message the protocol requires.
+/// For the stages: wait for a message the protocol requires.
 pub(crate) fn wait_for(
     fd: std::os::fd::BorrowedFd<'_>,
     want: Message,
     name: &'static str,
-) -> Result<(), String> {
-    expect(fd, want, name).map_err(|e| e.to_string())
+) -> Result<(), StageError> {
+    expect(fd, want, name).step(Step::Sync)
 }

@@ -1,5 +1,6 @@
 //! Stage-1: the intermediate process. Joins and creates namespaces, then forks the init.
 
+use super::error::{AtStep, StageError, Step};
 use super::sync::{send_msg, Message};
 use super::{stage2, wait_for, InitPlan};
 use crate::namespaces::{self, clone_flag};
@@ -8,15 +9,15 @@ use oci_spec::runtime::LinuxNamespaceType;
 use std::os::fd::BorrowedFd;
 
 /// Become uid/gid 0 of the user namespace we are in (it has just been created or joined).
-fn become_ns_root() -> Result<(), String> {
+fn become_ns_root() -> Result<(), StageError> {
     nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-        .map_err(|e| format!("setresgid(0) in the user namespace: {e}"))?;
+        .within(Step::UserNamespace, "setresgid(0) in the user namespace")?;
     nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-        .map_err(|e| format!("setresuid(0) in the user namespace: {e}"))
+        .within(Step::UserNamespace, "setresuid(0) in the user namespace")
 }
 
 /// Set the time namespace's clock offsets (before any process is in it).
-fn write_time_offsets(plan: &InitPlan) -> Result<(), String> {
+fn write_time_offsets(plan: &InitPlan) -> Result<(), StageError> {
     let Some(offsets) = plan
         .bundle
         .spec
@@ -30,7 +31,12 @@ fn write_time_offsets(plan: &InitPlan) -> Result<(), String> {
     for (clock, off) in offsets {
         let clock = match clock.as_str() {
             "monotonic" | "boottime" => clock.as_str(),
-            other => return Err(format!("linux.timeOffsets: unknown clock {other:?}")),
+            other => {
+                return Err(StageError::msg(
+                    Step::Config,
+                    format!("linux.timeOffsets: unknown clock {other:?}"),
+                ))
+            }
         };
         text.push_str(&format!(
             "{clock} {} {}\n",
@@ -39,39 +45,33 @@ fn write_time_offsets(plan: &InitPlan) -> Result<(), String> {
         ));
     }
     std::fs::write("/proc/self/timens_offsets", text)
-        .map_err(|e| format!("write /proc/self/timens_offsets: {e}"))
+        .within(Step::TimeOffsets, "write /proc/self/timens_offsets")
+        .map_err(|e| e.with_path(std::path::Path::new("/proc/self/timens_offsets")))
 }
 
-pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<(), String> {
+pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<(), StageError> {
     wait_for(sock, Message::Proceed, "Proceed")?;
-    namespaces::join_all(&plan.ns).map_err(|e| e.to_string())?;
+    namespaces::join_all(&plan.ns).step(Step::Namespaces)?;
     if plan.ns.joins(LinuxNamespaceType::User) {
         become_ns_root()?;
     }
     if plan.ns.creates(LinuxNamespaceType::User) {
-        namespaces::unshare(clone_flag(LinuxNamespaceType::User)).map_err(|e| e.to_string())?;
-        send_msg(sock, &Message::UsernsCreated).map_err(|e| e.to_string())?;
+        namespaces::unshare(clone_flag(LinuxNamespaceType::User)).step(Step::Namespaces)?;
+        send_msg(sock, &Message::UsernsCreated).step(Step::Sync)?;
         wait_for(sock, Message::IdMapsWritten, "IdMapsWritten")?;
         become_ns_root()?;
     }
-    namespaces::unshare(plan.ns.unshare_flags()).map_err(|e| e.to_string())?;
+    namespaces::unshare(plan.ns.unshare_flags()).step(Step::Namespaces)?;
     if plan.ns.creates(LinuxNamespaceType::Time) {
         write_time_offsets(plan)?;
     }
     // SAFETY: single-threaded; the child runs the init and ends in exec or _exit.
-    match unsafe { fork() }.map_err(|e| format!("fork the container init: {e}"))? {
+    match unsafe { fork() }.within(Step::Fork, "fork the container init")? {
         ForkResult::Child => {
             let err = stage2::run(plan, sock);
             // stage2::run returns only on failure. After `Ready` nobody reads the socket any
             // more: the container's stderr is then the only place left to say why.
-            if send_msg(
-                sock,
-                &Message::Error {
-                    message: err.clone(),
-                },
-            )
-            .is_err()
-            {
+            if send_msg(sock, &Message::Error { error: err.clone() }).is_err() {
                 eprintln!("rrun: container init: {err}");
             }
             // SAFETY: leaves without running the parent's atexit handlers.
@@ -85,7 +85,7 @@ pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<(), String> {
                     pid: child.as_raw(),
                 },
             )
-            .map_err(|e| e.to_string())?;
+            .step(Step::Sync)?;
             Ok(())
         }
     }

@@ -1,6 +1,7 @@
 //! Stage-2: the container's init (pid 1 of a new pid namespace). Sets up the container from
 //! inside its namespaces, reports `Ready`, blocks on the exec fifo until `start`, and execs.
 
+use super::error::{AtStep, StageError, Step};
 use super::procfs::ProcFs;
 use super::sync::{send_msg, Message};
 use super::{fds, sysctl, wait_for, InitPlan, Launch};
@@ -20,7 +21,7 @@ fn state_json(plan: &InitPlan, pid: i32, status: Status) -> Vec<u8> {
 
 /// Join a new session keyring named after the container (as runc does), so containers do
 /// not share the host's session keyring.
-fn join_session_keyring(id: &str) -> Result<(), String> {
+fn join_session_keyring(id: &str) -> Result<(), StageError> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
     const KEYCTL_SETPERM: libc::c_int = 5;
     let name = std::ffi::CString::new(format!("_ses.{id}")).expect("id has no NUL");
@@ -32,15 +33,21 @@ fn join_session_keyring(id: &str) -> Result<(), String> {
         if e == nix::Error::ENOSYS {
             return Ok(());
         }
-        return Err(format!("join session keyring: {e}"));
+        return Err(StageError::within(
+            Step::Keyring,
+            "join session keyring",
+            &e,
+        ));
     }
     // Possessor and user: all; group: view (runc's permissions for the new keyring).
     let perm: u32 = 0x3f3f_0000 | 0x0008_0000;
     // SAFETY: keyctl(SETPERM, key, perm) takes two integers.
     if unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, key, perm) } < 0 {
-        return Err(format!(
-            "set session keyring permissions: {}",
-            nix::Error::last()
+        let e = nix::Error::last();
+        return Err(StageError::within(
+            Step::Keyring,
+            "set session keyring permissions",
+            &e,
         ));
     }
     Ok(())
@@ -55,30 +62,30 @@ fn host_pid() -> i32 {
 }
 
 /// Run the init. Returns only with an error message (on success it execs).
-pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> String {
+pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> StageError {
     match setup(plan, sock) {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallible, String> {
+fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallible, StageError> {
     wait_for(sock, Message::InitProceed, "InitProceed")?;
     let process = plan
         .bundle
         .spec
         .process()
         .as_ref()
-        .ok_or("config.json has no process to start")?;
+        .ok_or_else(|| StageError::msg(Step::Config, "config.json has no process to start"))?;
     // No ptrace and no /proc/PID/fd of this process for unprivileged processes of the
     // container until exec resets it.
-    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
-    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    nix::sys::prctl::set_dumpable(false).within(Step::Session, "prctl(PR_SET_DUMPABLE)")?;
+    nix::unistd::setsid().within(Step::Session, "setsid")?;
     // The start fifos are opened through the state directory while nothing of the container
     // exists; then every fd not needed any more (the state directory among them) is closed.
     let mut fifos = match &plan.launch {
         Launch::Create { state_dir, .. } => {
-            Some(InitEnds::open(state_dir.as_fd()).map_err(|e| e.to_string())?)
+            Some(InitEnds::open(state_dir.as_fd()).step(Step::StartFifos)?)
         }
         Launch::Exec => None,
     };
@@ -88,7 +95,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     let console = plan.console.as_ref().map(|c| c.as_raw_fd());
     let with_console: Vec<i32> = keep.iter().copied().chain(console).collect();
     fds::close_all_but(first, &with_console)
-        .map_err(|e| format!("close_range (the runtime's own fds): {e}"))?;
+        .within(Step::Session, "close_range (the runtime's own fds)")?;
     let pid = match &plan.launch {
         Launch::Create {
             no_pivot,
@@ -106,7 +113,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         }
     };
     // Once the pty master is sent, the console socket is closed too.
-    fds::close_all_but(first, &keep).map_err(|e| format!("close_range (console socket): {e}"))?;
+    fds::close_all_but(first, &keep).within(Step::Session, "close_range (console socket)")?;
     let exec_plan = setup_process(plan, process)?;
     // Everything the steps after the seccomp filter would otherwise compute is made here.
     let (start_hooks, started) = match fifos {
@@ -116,31 +123,31 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         ),
         None => Default::default(),
     };
-    exec::prepare_inheritance(plan.preserve_fds)
-        .map_err(|e| format!("prepare fds for exec: {e}"))?;
-    exec::restore_sigpipe().map_err(|e| format!("signal(SIGPIPE): {e}"))?;
+    exec::prepare_inheritance(plan.preserve_fds).within(Step::Exec, "prepare fds for exec")?;
+    exec::restore_sigpipe().within(Step::Exec, "signal(SIGPIPE)")?;
     load_seccomp(plan, process, Load::BeforePrivilegeDrop)?;
     drop_privileges(plan, process, &exec_plan)?;
-    send_msg(sock, &Message::Ready).map_err(|e| e.to_string())?;
+    send_msg(sock, &Message::Ready).step(Step::Sync)?;
     // From here on a failure is told to `start` too (reading the status fifo), when there is
     // one.
     if let Some(f) = fifos.as_mut() {
-        f.wait_for_start().map_err(|e| e.to_string())?;
+        f.wait_for_start().step(Step::StartFifos)?;
     }
-    let mut report = |msg: String| {
+    let mut report = |e: StageError| {
         if let Some(f) = fifos.as_mut() {
-            f.report(&msg);
+            f.report(&e.detail);
         }
-        msg
+        e
     };
     hooks::run_all(Kind::StartContainer, &start_hooks, &started)
-        .map_err(|e| report(e.to_string()))?;
+        .step(Step::Hook)
+        .map_err(&mut report)?;
     load_seccomp(plan, process, Load::BeforeExec).map_err(&mut report)?;
     let e = exec_plan.exec();
     // Tell `start` and the container's stderr why.
-    let msg = report(e.to_string());
-    eprintln!("rrun: {msg}");
-    Err(msg)
+    let e = report(StageError::of(Step::Exec, &e).with_path(&exec_plan.path));
+    eprintln!("rrun: {e}");
+    Err(e)
 }
 
 /// When the seccomp filter is installed.
@@ -159,7 +166,7 @@ fn load_seccomp(
     plan: &InitPlan,
     process: &oci_spec::runtime::Process,
     when: Load,
-) -> Result<(), String> {
+) -> Result<(), StageError> {
     let nnp = process.no_new_privileges().unwrap_or(false);
     let now = if nnp {
         Load::BeforeExec
@@ -167,7 +174,7 @@ fn load_seccomp(
         Load::BeforePrivilegeDrop
     };
     match &plan.seccomp {
-        Some(filter) if now == when => filter.load().map_err(|e| e.to_string()),
+        Some(filter) if now == when => filter.load().step(Step::Seccomp),
         _ => Ok(()),
     }
 }
@@ -178,20 +185,22 @@ fn setup_terminal(
     plan: &InitPlan,
     process: &oci_spec::runtime::Process,
     dev_console: bool,
-) -> Result<(), String> {
+) -> Result<(), StageError> {
     if !process.terminal().unwrap_or(false) {
         return Ok(());
     }
-    let console = plan
-        .console
-        .as_ref()
-        .ok_or("process.terminal is true but there is no console socket")?;
+    let console = plan.console.as_ref().ok_or_else(|| {
+        StageError::msg(
+            Step::Terminal,
+            "process.terminal is true but there is no console socket",
+        )
+    })?;
     let size = process
         .console_size()
         .as_ref()
         .map(|b| (b.height() as u16, b.width() as u16));
     crate::tty::setup_console(console.as_fd(), size, dev_console)
-        .map_err(|e| format!("setting up the terminal: {e}"))
+        .within(Step::Terminal, "setting up the terminal")
 }
 
 /// The container itself, from inside its new namespaces: rootfs, createContainer hooks,
@@ -203,13 +212,16 @@ fn setup_container(
     pid: i32,
     no_pivot: bool,
     cgroup_steps: &[crate::cgroups::CgroupMount],
-) -> Result<(), String> {
+) -> Result<(), StageError> {
     let spec = &plan.bundle.spec;
     let linux = spec.linux().as_ref();
     // Files are created with exact modes during setup; the process's umask is set at the end.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if !plan.ns.has(LinuxNamespaceType::Mount) {
-        return Err("a mount namespace is required (linux.namespaces has no \"mount\")".into());
+        return Err(StageError::msg(
+            Step::Config,
+            "a mount namespace is required (linux.namespaces has no \"mount\")",
+        ));
     }
     let rplan = RootfsPlan {
         rootfs: &plan.bundle.rootfs,
@@ -223,11 +235,11 @@ fn setup_container(
         .filter(|s| !s.is_empty());
     // The host's /proc, checked, opened before any mount of the container exists.
     let proc = match sysctls {
-        Some(_) => Some(ProcFs::open().map_err(|e| e.to_string())?),
+        Some(_) => Some(ProcFs::open().step(Step::Sysctl)?),
         None => None,
     };
-    let root = rootfs::prepare(&rplan).map_err(|e| format!("error preparing rootfs: {e}"))?;
-    send_msg(sock, &Message::RunCreateHooks).map_err(|e| e.to_string())?;
+    let root = rootfs::prepare(&rplan).within(Step::Rootfs, "error preparing rootfs")?;
+    send_msg(sock, &Message::RunCreateHooks).step(Step::Sync)?;
     wait_for(sock, Message::HooksDone, "HooksDone")?;
     let creating = state_json(plan, pid, Status::Creating);
     hooks::run_all(
@@ -235,41 +247,56 @@ fn setup_container(
         &Kind::CreateContainer.of(spec),
         &creating,
     )
-    .map_err(|e| e.to_string())?;
+    .step(Step::Hook)?;
     // This process is in the container's namespaces already, so these writes change the
     // container's sysctls; they go through the verified handle, never the image's /proc.
     if let (Some(s), Some(proc)) = (sysctls, &proc) {
-        sysctl::apply(proc, s).map_err(|e| e.to_string())?;
+        sysctl::apply(proc, s).step(Step::Sysctl)?;
     }
     drop(proc);
     rootfs::pivot(&rplan, &root, no_pivot)
-        .map_err(|e| format!("error jailing process inside rootfs: {e}"))?;
+        .within(Step::Pivot, "error jailing process inside rootfs")?;
     drop(root);
     setup_terminal(plan, process, true)?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         if !plan.ns.has(LinuxNamespaceType::Uts) {
-            return Err("unable to set hostname without a private UTS namespace".into());
+            return Err(StageError::msg(
+                Step::Config,
+                "unable to set hostname without a private UTS namespace",
+            ));
         }
-        nix::unistd::sethostname(h).map_err(|e| format!("sethostname {h:?}: {e}"))?;
+        nix::unistd::sethostname(h).within(Step::Hostname, &format!("sethostname {h:?}"))?;
     }
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         if !plan.ns.has(LinuxNamespaceType::Uts) {
-            return Err("unable to set domainname without a private UTS namespace".into());
+            return Err(StageError::msg(
+                Step::Config,
+                "unable to set domainname without a private UTS namespace",
+            ));
         }
         // SAFETY: setdomainname reads `len` bytes of the given buffer.
         if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
-            return Err(format!("setdomainname {d:?}: {}", nix::Error::last()));
+            let e = nix::Error::last();
+            return Err(StageError::within(
+                Step::Hostname,
+                &format!("setdomainname {d:?}"),
+                &e,
+            ));
         }
     }
     // The working directory is created as root (runc does so for the container's process),
     // before root.readonly makes the root read-only (issue 16: a missing cwd under a read-only
     // root was refused).
-    let root = crate::rootfs::resolve::Root::open(Path::new("/")).map_err(|e| e.to_string())?;
+    let root = crate::rootfs::resolve::Root::open(Path::new("/")).step(Step::Cwd)?;
     root.mkdir_all(process.cwd(), 0o755)
-        .map_err(|e| format!("create cwd {}: {e}", process.cwd().display()))?;
+        .within(
+            Step::Cwd,
+            &format!("create cwd {}", process.cwd().display()),
+        )
+        .map_err(|e| e.with_path(process.cwd()))?;
     drop(root);
     // Masked and readonly paths (/proc/sys among them) come after the sysctls, as in runc.
-    rootfs::finalize(&rplan).map_err(|e| format!("error finalizing rootfs: {e}"))?;
+    rootfs::finalize(&rplan).within(Step::Rootfs, "error finalizing rootfs")?;
     if !plan.no_new_keyring {
         join_session_keyring(&plan.id)?;
     }
@@ -283,23 +310,26 @@ fn setup_container(
 fn setup_process(
     plan: &InitPlan,
     process: &oci_spec::runtime::Process,
-) -> Result<exec::ExecPlan, String> {
+) -> Result<exec::ExecPlan, StageError> {
     let linux = plan.bundle.spec.linux().as_ref();
     if let Some(r) = process.rlimits() {
-        rlimits::apply(r).map_err(|e| format!("error setting rlimits for ready process: {e}"))?;
+        rlimits::apply(r).within(
+            Step::ProcessAttributes,
+            "error setting rlimits for ready process",
+        )?;
     }
     if let Some(s) = process.scheduler() {
-        sched::apply_scheduler(s).map_err(|e| e.to_string())?;
+        sched::apply_scheduler(s).step(Step::ProcessAttributes)?;
     }
     if let Some(p) = process.io_priority() {
-        sched::apply_io_priority(p).map_err(|e| e.to_string())?;
+        sched::apply_io_priority(p).step(Step::ProcessAttributes)?;
     }
     if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
-        sched::apply_personality(p).map_err(|e| e.to_string())?;
+        sched::apply_personality(p).step(Step::ProcessAttributes)?;
     }
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs()
-            .map_err(|e| format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"))?;
+            .within(Step::ProcessAttributes, "prctl(PR_SET_NO_NEW_PRIVS)")?;
     }
     nix::sys::stat::umask(user::umask(process.user()));
     chdir_in_root(process.cwd())?;
@@ -308,8 +338,8 @@ fn setup_process(
         env.push(format!("LISTEN_PID={}", nix::unistd::getpid()));
     }
     let args = process.args().clone().unwrap_or_default();
-    let path = exec::look_path(&args[0], exec::env_path(&env)).map_err(|e| e.to_string())?;
-    exec::ExecPlan::new(path, &args, &env).map_err(|e| e.to_string())
+    let path = exec::look_path(&args[0], exec::env_path(&env)).step(Step::Exec)?;
+    exec::ExecPlan::new(path, &args, &env).step(Step::Exec)
 }
 
 /// The capability drop and the user switch: the steps that may come after the seccomp filter
@@ -319,28 +349,26 @@ fn drop_privileges(
     plan: &InitPlan,
     process: &oci_spec::runtime::Process,
     exec_plan: &exec::ExecPlan,
-) -> Result<(), String> {
+) -> Result<(), StageError> {
     if let Some(caps) = &plan.caps {
-        caps.apply_bounding().map_err(|e| e.to_string())?;
+        caps.apply_bounding().step(Step::Credentials)?;
     }
-    user::switch(process.user(), true).map_err(|e| e.to_string())?;
+    user::switch(process.user(), true).step(Step::Credentials)?;
     if let Some(caps) = &plan.caps {
-        caps.apply_rest().map_err(|e| e.to_string())?;
+        caps.apply_rest().step(Step::Credentials)?;
     }
     // The cwd was entered and the program found before the switch: the process, with its own
     // ids and capabilities, must be allowed to be there and to run it, as when runc does both
     // after its switch.
-    nix::unistd::chdir(".").map_err(|e| {
-        format!(
-            "chdir to cwd ({}) set in config.json failed: {e}",
-            process.cwd().display()
-        )
-    })?;
-    exec::check_user_may_execute(exec_plan.path_c()).map_err(|_| {
-        exec::ExecError::NotExecutable {
+    nix::unistd::chdir(".").map_err(|e| cwd_failed(process.cwd(), &e))?;
+    exec::check_user_may_execute(exec_plan.path_c()).map_err(|e| {
+        let not_executable = exec::ExecError::NotExecutable {
             name: exec_plan.path.display().to_string(),
+        };
+        StageError {
+            errno: Some(e as i32),
+            ..StageError::of(Step::Exec, &not_executable).with_path(&exec_plan.path)
         }
-        .to_string()
     })?;
     Ok(())
 }
@@ -348,16 +376,17 @@ fn drop_privileges(
 /// Change to the process's cwd, resolved inside the container's root with no magic link on the
 /// way: `/proc/self/fd/N` (an fd of the host the process may still hold) must not give it a
 /// cwd outside the root (CVE-2024-21626 class).
-fn chdir_in_root(cwd: &Path) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| {
-        format!(
-            "chdir to cwd ({}) set in config.json failed: {e}",
-            cwd.display()
-        )
-    };
-    let root = crate::rootfs::resolve::Root::open(Path::new("/")).map_err(|e| fail(&e))?;
+fn chdir_in_root(cwd: &Path) -> Result<(), StageError> {
+    let root =
+        crate::rootfs::resolve::Root::open(Path::new("/")).map_err(|e| cwd_failed(cwd, &e))?;
     let dir = root
         .open_path(cwd, libc::O_PATH | libc::O_DIRECTORY)
-        .map_err(|e| fail(&e))?;
-    nix::unistd::fchdir(&dir).map_err(|e| fail(&e))
+        .map_err(|e| cwd_failed(cwd, &e))?;
+    nix::unistd::fchdir(&dir).map_err(|e| cwd_failed(cwd, &e))
+}
+
+/// runc's words for a cwd the process cannot have.
+fn cwd_failed(cwd: &Path, e: &(dyn std::error::Error + 'static)) -> StageError {
+    let context = format!("chdir to cwd ({}) set in config.json failed", cwd.display());
+    StageError::within(Step::Cwd, &context, e).with_path(cwd)
 }

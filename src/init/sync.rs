@@ -23,12 +23,13 @@
 //! | 7 | stage-2 → parent    | `Ready`            | parent writes state.json and the pid file; the    |
 //! |   |                     |                    | init blocks on the exec fifo until `start`        |
 //!
-//! Errors: a stage that fails sends `Error` (what failed, with the syscall and path) and exits
+//! Errors: a stage that fails sends `Error` (a [`StageError`]: step, errno, path, text) and exits
 //! 1; the parent reports that text, kills what is left and cleans up. A stage that dies without
 //! a word shows as end-of-file (a zero-length read) on the parent's end, because the parent
 //! closes its copy of the child's end right after the fork. The parent never blocks on a
 //! child that cannot answer: every wait is a read on this socket.
 
+use super::error::StageError;
 use nix::sys::socket::{recv, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -45,9 +46,9 @@ pub enum Message {
     RunCreateHooks,
     HooksDone,
     Ready,
-    /// A stage failed; `message` is the whole, user-facing reason.
+    /// A stage failed: the step, errno, path and the whole, user-facing reason.
     Error {
-        message: String,
+        error: StageError,
     },
 }
 
@@ -126,24 +127,23 @@ pub const MAX_PACKET: usize = 64 * 1024;
 fn encode_bounded(m: &Message) -> Result<Vec<u8>, SyncError> {
     let encode = |m: &Message| serde_json::to_vec(m).map_err(|e| SyncError::Bad(e.to_string()));
     let data = encode(m)?;
-    let Message::Error { message } = m else {
+    let Message::Error { error } = m else {
         return Ok(data);
     };
     if data.len() <= MAX_PACKET {
         return Ok(data);
     }
-    // JSON escapes can make a character up to 6 bytes (\u0000): keep a sixth of the packet.
-    let mut keep = MAX_PACKET / 6 - 64;
-    while !message.is_char_boundary(keep) {
-        keep -= 1;
+    // JSON escapes can make a character up to 6 bytes (\u0000): the detail and the path get
+    // a twelfth of the packet each.
+    let mut error = error.bounded(MAX_PACKET / 12);
+    if error
+        .path
+        .as_ref()
+        .is_some_and(|p| p.len() > MAX_PACKET / 12)
+    {
+        error.path = None;
     }
-    encode(&Message::Error {
-        message: format!(
-            "{} ... ({} more bytes cut)",
-            &message[..keep],
-            message.len() - keep
-        ),
-    })
+    encode(&Message::Error { error })
 }
 
 pub fn recv_msg(fd: BorrowedFd<'_>) -> Result<Message, SyncError> {
@@ -161,7 +161,7 @@ pub fn recv_msg(fd: BorrowedFd<'_>) -> Result<Message, SyncError> {
     serde_json::from_slice(&buf[..n]).map_err(|e| SyncError::Bad(e.to_string()))
 }
 
-/// Receive and require `want`; an `Error` from the peer becomes `Err(Peer)` via `on_error`.
+/// Receive and require `want` (the stages' waits; the parent's are in mod.rs).
 pub fn expect(fd: BorrowedFd<'_>, want: Message, name: &'static str) -> Result<(), SyncError> {
     match recv_msg(fd)? {
         m if m == want => Ok(()),
@@ -200,15 +200,11 @@ mod tests {
             "\u{1}".repeat(200_000),
             "x".repeat(70_000),
         ] {
-            send_msg(
-                a.as_fd(),
-                &Message::Error {
-                    message: text.clone(),
-                },
-            )
-            .unwrap();
+            let error = StageError::msg(super::super::error::Step::Hook, text.clone());
+            send_msg(a.as_fd(), &Message::Error { error }).unwrap();
             match recv_msg(b.as_fd()).unwrap() {
-                Message::Error { message } => {
+                Message::Error { error } => {
+                    let message = error.detail;
                     assert!(message.len() < MAX_PACKET);
                     assert!(text.starts_with(message.split(" ... (").next().unwrap()));
                     assert!(

@@ -3,6 +3,8 @@
 //! Everything that can be checked without side effects is checked here, so that a bad config
 //! fails `create` before a state directory, cgroup or process exists.
 
+pub mod template;
+
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
