@@ -21,8 +21,24 @@ pub enum SpecError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("invalid {path}: {reason}")]
-    Invalid { path: PathBuf, reason: String },
+    #[error("invalid {path}: {error}")]
+    Invalid { path: PathBuf, error: ConfigError },
+}
+
+/// A config.json value the runtime refuses: the field (as config.json spells it, with its
+/// index in a list) and the whole reason, which names the field too.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct ConfigError {
+    pub field: String,
+    pub reason: String,
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field: field.into(),
+        reason: reason.into(),
+    }
 }
 
 /// A loaded and validated bundle.
@@ -109,11 +125,11 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
         path: path.clone(),
         source,
     })?;
-    let invalid = |reason: String| SpecError::Invalid {
+    let invalid_at = |error: ConfigError| SpecError::Invalid {
         path: path.clone(),
-        reason,
+        error,
     };
-    validate(&spec).map_err(invalid)?;
+    validate(&spec).map_err(invalid_at)?;
     let root = spec.root().as_ref().expect("validated");
     let rootfs = if root.path().is_absolute() {
         root.path().clone()
@@ -123,12 +139,17 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
     match std::fs::metadata(&rootfs) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
-            return Err(invalid(format!(
-                "root.path {} is not a directory",
-                rootfs.display()
+            return Err(invalid_at(invalid(
+                "root.path",
+                format!("root.path {} is not a directory", rootfs.display()),
             )))
         }
-        Err(e) => return Err(invalid(format!("root.path {}: {e}", rootfs.display()))),
+        Err(e) => {
+            return Err(invalid_at(invalid(
+                "root.path",
+                format!("root.path {}: {e}", rootfs.display()),
+            )))
+        }
     }
     Ok(Bundle {
         dir,
@@ -139,44 +160,53 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
 }
 
 /// Checks that need no file system access; each error names the field.
-pub fn validate(spec: &Spec) -> Result<(), String> {
+pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
     if spec.version().is_empty() {
-        return Err("ociVersion is missing".into());
+        return Err(invalid("ociVersion", "ociVersion is missing"));
     }
     if !spec.version().starts_with("1.") {
-        return Err(format!(
-            "ociVersion {:?} is not supported (this runtime implements 1.x)",
-            spec.version()
+        return Err(invalid(
+            "ociVersion",
+            format!(
+                "ociVersion {:?} is not supported (this runtime implements 1.x)",
+                spec.version()
+            ),
         ));
     }
     let Some(root) = spec.root() else {
-        return Err("root is missing".into());
+        return Err(invalid("root", "root is missing"));
     };
     if root.path().as_os_str().is_empty() {
-        return Err("root.path is empty".into());
+        return Err(invalid("root.path", "root.path is empty"));
     }
     check_no_nul(spec)?;
     if let Some(process) = spec.process() {
         match process.args() {
             Some(a) if !a.is_empty() && !a[0].is_empty() => {}
-            _ => return Err("process.args must name a program".into()),
+            _ => return Err(invalid("process.args", "process.args must name a program")),
         }
         if !process.cwd().is_absolute() {
-            return Err(format!(
-                "process.cwd {:?} must be an absolute path",
-                process.cwd()
+            return Err(invalid(
+                "process.cwd",
+                format!("process.cwd {:?} must be an absolute path", process.cwd()),
             ));
         }
         for e in process.env().iter().flatten() {
             if !e.contains('=') {
-                return Err(format!("process.env entry {e:?} is not KEY=VALUE"));
+                return Err(invalid(
+                    "process.env",
+                    format!("process.env entry {e:?} is not KEY=VALUE"),
+                ));
             }
         }
         check_user_ids(process.user())?;
         let mut types = Vec::new();
         for r in process.rlimits().iter().flatten() {
             if types.contains(&r.typ()) {
-                return Err(format!("process.rlimits: type {:?} appears twice", r.typ()));
+                return Err(invalid(
+                    "process.rlimits",
+                    format!("process.rlimits: type {:?} appears twice", r.typ()),
+                ));
             }
             types.push(r.typ());
         }
@@ -184,7 +214,10 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
     check_hooks(spec)?;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if m.destination().as_os_str().is_empty() {
-            return Err(format!("mounts[{i}].destination is empty"));
+            return Err(invalid(
+                format!("mounts[{i}].destination"),
+                format!("mounts[{i}].destination is empty"),
+            ));
         }
     }
     let Some(linux) = spec.linux() else {
@@ -195,7 +228,10 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
     let mut new_user = false;
     for ns in linux.namespaces().iter().flatten() {
         if !seen.insert(ns.typ()) {
-            return Err(format!("linux.namespaces: type {} appears twice", ns.typ()));
+            return Err(invalid(
+                "linux.namespaces",
+                format!("linux.namespaces: type {} appears twice", ns.typ()),
+            ));
         }
         if ns.typ() == LinuxNamespaceType::User {
             has_user = true;
@@ -204,10 +240,13 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
         // An empty path means no path (a new namespace), as in runc.
         if let Some(p) = ns.path().as_ref().filter(|p| !p.as_os_str().is_empty()) {
             if !p.is_absolute() {
-                return Err(format!(
-                    "linux.namespaces: {} path {:?} must be absolute",
-                    ns.typ(),
-                    p
+                return Err(invalid(
+                    "linux.namespaces",
+                    format!(
+                        "linux.namespaces: {} path {:?} must be absolute",
+                        ns.typ(),
+                        p
+                    ),
                 ));
             }
         }
@@ -215,43 +254,58 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
     let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
     if has_maps && !has_user {
-        return Err("linux.uidMappings/gidMappings need a user namespace".into());
+        return Err(invalid(
+            "linux.uidMappings",
+            "linux.uidMappings/gidMappings need a user namespace",
+        ));
     }
     if new_user {
         // As runc: a new user namespace without mappings would fail later with a bare EINVAL
         // from setgid.
         if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-            return Err(
-                "user namespaces enabled, but no uid mappings found (linux.uidMappings)".into(),
-            );
+            return Err(invalid(
+                "linux.uidMappings",
+                "user namespaces enabled, but no uid mappings found (linux.uidMappings)",
+            ));
         }
         if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-            return Err(
-                "user namespaces enabled, but no gid mappings found (linux.gidMappings)".into(),
-            );
+            return Err(invalid(
+                "linux.gidMappings",
+                "user namespaces enabled, but no gid mappings found (linux.gidMappings)",
+            ));
         }
     }
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty())
         && !seen.contains(&LinuxNamespaceType::Time)
     {
-        return Err("linux.timeOffsets need a time namespace".into());
+        return Err(invalid(
+            "linux.timeOffsets",
+            "linux.timeOffsets need a time namespace",
+        ));
     }
     if let Some(p) = linux.rootfs_propagation() {
         if !p.is_empty() && crate::rootfs::mount_options::propagation_flag(p).is_none() {
-            return Err(format!(
-                "linux.rootfsPropagation {p:?} is not a propagation type"
+            return Err(invalid(
+                "linux.rootfsPropagation",
+                format!("linux.rootfsPropagation {p:?} is not a propagation type"),
             ));
         }
     }
     for (k, _) in linux.sysctl().iter().flatten() {
         if k.is_empty() || k.contains("..") || k.starts_with('/') {
-            return Err(format!("linux.sysctl key {k:?} is invalid"));
+            return Err(invalid(
+                "linux.sysctl",
+                format!("linux.sysctl key {k:?} is invalid"),
+            ));
         }
         check_sysctl_namespaced(k, &seen)?;
     }
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         if !d.path().is_absolute() {
-            return Err(format!("linux.devices[{i}].path must be absolute"));
+            return Err(invalid(
+                format!("linux.devices[{i}].path"),
+                format!("linux.devices[{i}].path must be absolute"),
+            ));
         }
     }
     Ok(())
@@ -262,9 +316,13 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
 pub const MAX_ID: u32 = i32::MAX as u32;
 
 /// process.user ids must be real ids (see [`MAX_ID`]).
-pub fn check_user_ids(user: &oci_spec::runtime::User) -> Result<(), String> {
-    let bad =
-        |field: &str, v: u32| format!("process.user.{field} {v} is out of range (0 to {MAX_ID})");
+pub fn check_user_ids(user: &oci_spec::runtime::User) -> Result<(), ConfigError> {
+    let bad = |field: &str, v: u32| {
+        invalid(
+            format!("process.user.{field}"),
+            format!("process.user.{field} {v} is out of range (0 to {MAX_ID})"),
+        )
+    };
     if user.uid() > MAX_ID {
         return Err(bad("uid", user.uid()));
     }
@@ -306,15 +364,21 @@ pub fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
     None
 }
 
-fn check_sysctl_namespaced(key: &str, ns: &HashSet<LinuxNamespaceType>) -> Result<(), String> {
+fn check_sysctl_namespaced(key: &str, ns: &HashSet<LinuxNamespaceType>) -> Result<(), ConfigError> {
     match sysctl_namespace(key) {
-        None => Err(format!(
+        None => Err(invalid(
+            "linux.sysctl",
+            format!(
             "linux.sysctl {key:?} is not namespaced: it would change the host (only IPC, net.*, \
              kernel.hostname and kernel.domainname sysctls are allowed)"
+        ),
         )),
-        Some(t) if !ns.contains(&t) => Err(format!(
+        Some(t) if !ns.contains(&t) => Err(invalid(
+            "linux.sysctl",
+            format!(
             "linux.sysctl {key:?} needs the container's own {t} namespace, and linux.namespaces \
              has none"
+        ),
         )),
         Some(_) => Ok(()),
     }
@@ -337,22 +401,26 @@ fn hook_lists(
 
 /// Every hook: an absolute path (runtime-spec: "path ... MUST be absolute") and, when given,
 /// a timeout above zero ("timeout ... MUST be greater than zero").
-fn check_hooks(spec: &Spec) -> Result<(), String> {
+fn check_hooks(spec: &Spec) -> Result<(), ConfigError> {
     let Some(hooks) = spec.hooks() else {
         return Ok(());
     };
     for (kind, list) in hook_lists(hooks) {
         for (i, h) in list.iter().flatten().enumerate() {
             if !h.path().is_absolute() {
-                return Err(format!(
-                    "hooks.{kind}[{i}].path {:?} must be an absolute path",
-                    h.path()
+                return Err(invalid(
+                    format!("hooks.{kind}[{i}].path"),
+                    format!(
+                        "hooks.{kind}[{i}].path {:?} must be an absolute path",
+                        h.path()
+                    ),
                 ));
             }
             if let Some(t) = h.timeout() {
                 if t <= 0 {
-                    return Err(format!(
-                        "hooks.{kind}[{i}].timeout {t} must be greater than zero"
+                    return Err(invalid(
+                        format!("hooks.{kind}[{i}].timeout"),
+                        format!("hooks.{kind}[{i}].timeout {t} must be greater than zero"),
                     ));
                 }
             }
@@ -363,11 +431,12 @@ fn check_hooks(spec: &Spec) -> Result<(), String> {
 
 /// No path or string the runtime hands to the kernel may hold a NUL byte: it would be cut (or,
 /// worse, replaced) and name another file than the config says.
-fn check_no_nul(spec: &Spec) -> Result<(), String> {
+fn check_no_nul(spec: &Spec) -> Result<(), ConfigError> {
     use std::os::unix::ffi::OsStrExt;
-    let nul = |field: String, bytes: &[u8]| -> Result<(), String> {
+    let nul = |field: String, bytes: &[u8]| -> Result<(), ConfigError> {
         if bytes.contains(&0) {
-            Err(format!("{field} holds a NUL byte"))
+            let reason = format!("{field} holds a NUL byte");
+            Err(invalid(field, reason))
         } else {
             Ok(())
         }
@@ -456,15 +525,39 @@ mod tests {
         serde_json::from_str(s).unwrap()
     }
 
+    /// Callers can tell which field was refused.
+    #[test]
+    fn errors_name_the_field() {
+        for (extra, field) in [
+            (
+                r#""process":{"cwd":"rel","args":["x"],"user":{"uid":0,"gid":0}}"#,
+                "process.cwd",
+            ),
+            (r#""mounts":[{"destination":""}]"#, "mounts[0].destination"),
+            (
+                r#""hooks":{"poststop":[{"path":"/x","timeout":0}]}"#,
+                "hooks.poststop[0].timeout",
+            ),
+            (r#""linux":{"sysctl":{"kernel.panic":"1"}}"#, "linux.sysctl"),
+            (r#""hostname":"a\u0000b""#, "hostname"),
+        ] {
+            let s = parse(&format!(
+                r#"{{"ociVersion":"1.0.2","root":{{"path":"r"}},{extra}}}"#
+            ));
+            assert_eq!(validate(&s).unwrap_err().field, field, "{extra}");
+        }
+    }
+
     #[test]
     fn rejects_missing_root_and_args() {
         assert!(validate(&parse(r#"{"ociVersion":"1.0.2"}"#))
             .unwrap_err()
+            .reason
             .contains("root"));
         let s = parse(
             r#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/","user":{"uid":0,"gid":0},"args":[]}}"#,
         );
-        assert!(validate(&s).unwrap_err().contains("args"));
+        assert!(validate(&s).unwrap_err().reason.contains("args"));
     }
 
     #[test]
@@ -472,11 +565,11 @@ mod tests {
         let s = parse(
             r#"{"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"namespaces":[{"type":"pid"},{"type":"pid"}]}}"#,
         );
-        assert!(validate(&s).unwrap_err().contains("twice"));
+        assert!(validate(&s).unwrap_err().reason.contains("twice"));
         let s = parse(
             r#"{"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"uidMappings":[{"hostID":1,"containerID":0,"size":1}]}}"#,
         );
-        assert!(validate(&s).unwrap_err().contains("user namespace"));
+        assert!(validate(&s).unwrap_err().reason.contains("user namespace"));
     }
 
     const BASE: &str = r#""ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"]}"#;
@@ -500,7 +593,7 @@ mod tests {
                 "greater than zero",
             ),
         ] {
-            let err = validate(&with(extra)).unwrap_err();
+            let err = validate(&with(extra)).unwrap_err().reason;
             assert!(err.contains(want), "{extra}: {err}");
         }
         assert!(validate(&with(
@@ -511,11 +604,14 @@ mod tests {
             "{{{},\"rlimits\":[{{\"type\":\"RLIMIT_NOFILE\",\"hard\":10,\"soft\":10}},{{\"type\":\"RLIMIT_NOFILE\",\"hard\":20,\"soft\":20}}]}}}}",
             BASE.trim_end_matches('}')
         ));
-        assert!(validate(&dup).unwrap_err().contains("appears twice"));
+        assert!(validate(&dup).unwrap_err().reason.contains("appears twice"));
         let empty_path = with(r#""linux":{"namespaces":[{"type":"network","path":""}]}"#);
         assert!(validate(&empty_path).is_ok());
         let unmapped = with(r#""linux":{"namespaces":[{"type":"user"}]}"#);
-        assert!(validate(&unmapped).unwrap_err().contains("no uid mappings"));
+        assert!(validate(&unmapped)
+            .unwrap_err()
+            .reason
+            .contains("no uid mappings"));
         let joined = with(r#""linux":{"namespaces":[{"type":"user","path":"/proc/1/ns/user"}]}"#);
         assert!(validate(&joined).is_ok());
     }
@@ -555,11 +651,14 @@ mod tests {
             r#""hooks":{"prestart":[{"path":"/bin/tr\u0000ue"}]}"#,
             r#""hostname":"h\u0000""#,
         ] {
-            let err = validate(&with(extra)).unwrap_err();
+            let err = validate(&with(extra)).unwrap_err().reason;
             assert!(err.contains("NUL"), "{extra}: {err}");
         }
         let s = parse(r#"{"ociVersion":"1.0.2","root":{"path":"r\u0000"}}"#);
-        assert!(validate(&s).unwrap_err().contains("root.path holds a NUL"));
+        assert!(validate(&s)
+            .unwrap_err()
+            .reason
+            .contains("root.path holds a NUL"));
     }
 
     #[test]
@@ -586,7 +685,7 @@ mod tests {
         ] {
             let s = with(&format!(r#""linux":{{{ns},"sysctl":{{"{host}":"1"}}}}"#));
             assert!(
-                validate(&s).unwrap_err().contains("not namespaced"),
+                validate(&s).unwrap_err().reason.contains("not namespaced"),
                 "{host}"
             );
         }
@@ -598,7 +697,7 @@ mod tests {
             let s = with(&format!(
                 r#""linux":{{"namespaces":[],"sysctl":{{"{key}":"1"}}}}"#
             ));
-            let err = validate(&s).unwrap_err();
+            let err = validate(&s).unwrap_err().reason;
             assert!(err.contains(missing), "{key}: {err}");
         }
     }
@@ -614,13 +713,13 @@ mod tests {
             let s = parse(&format!(
                 r#"{{"ociVersion":"1.0.2","root":{{"path":"r"}},"process":{{"cwd":"/","user":{{"{field}":{v},"{other}":0}},"args":["sh"]}}}}"#
             ));
-            let err = validate(&s).unwrap_err();
+            let err = validate(&s).unwrap_err().reason;
             assert!(err.contains(&format!("process.user.{field}")), "{err}");
         }
         let s = parse(
             r#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/","user":{"uid":2147483647,"gid":0,"additionalGids":[4294967295]},"args":["sh"]}}"#,
         );
-        assert!(validate(&s).unwrap_err().contains("additionalGids"));
+        assert!(validate(&s).unwrap_err().reason.contains("additionalGids"));
     }
 
     #[test]
