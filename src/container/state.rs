@@ -48,7 +48,8 @@ pub struct SavedState {
     /// RFC 3339 with nanoseconds, UTC.
     pub created: String,
     pub owner: String,
-    /// Cgroup directories, by controller (or "unified"), for delete, kill --all, pause.
+    /// Cgroup directories, by v1 controller (the cgroup2 directory under the empty key,
+    /// `cgroups::UNIFIED_KEY`), for delete, kill --all, pause.
     #[serde(default)]
     pub cgroup_paths: BTreeMap<String, PathBuf>,
     #[serde(default)]

@@ -353,7 +353,7 @@ fn drop_privileges(
     if let Some(caps) = &plan.caps {
         caps.apply_bounding().step(Step::Credentials)?;
     }
-    user::switch(process.user(), true).step(Step::Credentials)?;
+    user::switch(process.user()).step(Step::Credentials)?;
     if let Some(caps) = &plan.caps {
         caps.apply_rest().step(Step::Credentials)?;
     }

@@ -1,4 +1,4 @@
-//! The container process's own setup, shared by the init and (later) `exec`: credentials,
+//! The container process's own setup, shared by the init and `exec`: credentials,
 //! capabilities, rlimits, the executable lookup and the final execve.
 
 pub mod caps;

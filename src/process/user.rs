@@ -14,20 +14,17 @@ pub enum UserError {
 }
 
 /// Switch credentials. With `keep_caps`, the permitted capabilities survive the uid change
-/// (PR_SET_KEEPCAPS) so caps.rs can set them afterwards. `setgroups_allowed` is false in a user
-/// namespace whose /proc/PID/setgroups says "deny".
-pub fn switch(user: &User, setgroups_allowed: bool) -> Result<(), UserError> {
+/// (PR_SET_KEEPCAPS) so caps.rs can set them afterwards.
+pub fn switch(user: &User) -> Result<(), UserError> {
     let err = |op, id: String| move |source| UserError::Set { op, id, source };
     nix::sys::prctl::set_keepcaps(true).map_err(err("prctl(PR_SET_KEEPCAPS)", "1".into()))?;
-    if setgroups_allowed {
-        let groups: Vec<Gid> = user
-            .additional_gids()
-            .iter()
-            .flatten()
-            .map(|g| Gid::from_raw(*g))
-            .collect();
-        setgroups(&groups).map_err(err("setgroups", format!("{groups:?}")))?;
-    }
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    setgroups(&groups).map_err(err("setgroups", format!("{groups:?}")))?;
     // With CAP_SETGID/CAP_SETUID, setgid and setuid set the real, effective and saved ids
     // alike, as setres[ug]id would; they are what seccomp profiles written for runc allow.
     setgid(Gid::from_raw(user.gid())).map_err(err("setgid", user.gid().to_string()))?;

@@ -55,28 +55,6 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(total))
 }
 
-/// How many processes of the container the OOM killer has killed so far (v1 memory.oom_control,
-/// v2 memory.events; 0 where neither is readable).
-fn oom_kills(paths: &std::collections::BTreeMap<String, std::path::PathBuf>) -> u64 {
-    let file = match (
-        paths.get("memory"),
-        paths.get(librrun::cgroups::UNIFIED_KEY),
-    ) {
-        (Some(d), _) => d.join("memory.oom_control"),
-        (None, Some(d)) => d.join("memory.events"),
-        (None, None) => return 0,
-    };
-    std::fs::read_to_string(file)
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                l.strip_prefix("oom_kill ")
-                    .and_then(|n| n.trim().parse().ok())
-            })
-        })
-        .unwrap_or(0)
-}
-
 pub fn cmd(root: &Path, a: &EventsArgs) -> Result<i32> {
     let interval = parse_duration(&a.interval)?;
     let (st, cg) = {
@@ -93,7 +71,7 @@ pub fn cmd(root: &Path, a: &EventsArgs) -> Result<i32> {
         if a.stats {
             return Ok(0);
         }
-        let now = oom_kills(&st.cgroup_paths);
+        let now = cg.oom_kill_count().ok().flatten().unwrap_or(0);
         if ooms.is_some_and(|before| now > before) {
             super::emit(&(json!({"type": "oom", "id": a.id}).to_string() + "\n"))?;
         }
