@@ -178,6 +178,8 @@ impl Container {
             .as_ref()
             .map(CapPlan::from_spec)
             .transpose()?;
+        let rootfs =
+            crate::rootfs::plan::plan(&bundle.spec, &bundle.dir).map_err(ContainerError::Rootfs)?;
         // The console: the caller's socket, or (foreground run) a socketpair whose other end
         // we keep.
         let (console_fd, own_end) = console::ends(&opts.console, terminal)?;
@@ -250,6 +252,7 @@ impl Container {
                 state_dir,
                 no_pivot: opts.no_pivot,
                 cgroup_steps: cgroup.mounts(cgroupns),
+                rootfs,
             },
         };
         let mut parent = Parent {

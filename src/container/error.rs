@@ -54,6 +54,9 @@ pub enum ContainerError {
     Fifo(#[from] crate::container::start_fifos::FifoError),
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// The rootfs plan refuses the config (before anything exists).
+    #[error("error preparing rootfs: {0}")]
+    Rootfs(crate::rootfs::RootfsError),
     #[error("cannot use console socket if rrun will not detach or allocate tty")]
     ConsoleSocketWithoutTerminal,
     #[error("cannot allocate tty if rrun will detach without setting console socket")]

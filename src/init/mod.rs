@@ -89,6 +89,8 @@ pub enum Launch {
         no_pivot: bool,
         /// The cgroup mounts inside the container.
         cgroup_steps: Vec<CgroupMount>,
+        /// The rootfs setup, planned from the spec before the fork.
+        rootfs: crate::rootfs::plan::Plan,
     },
     /// `exec`: `ns` joins a running container's namespaces and stage-2 only sets up
     /// `bundle.spec.process` and execs it (no rootfs, no hooks, no start fifos; steps 5 and 6

@@ -9,7 +9,7 @@ use crate::container::start_fifos::InitEnds;
 use crate::container::state::{OciState, Status};
 use crate::hooks::{self, Kind};
 use crate::process::{exec, rlimits, sched, user};
-use crate::rootfs::{self, RootfsPlan};
+use crate::rootfs::{self, RootfsContext};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
@@ -100,10 +100,11 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         Launch::Create {
             no_pivot,
             cgroup_steps,
+            rootfs,
             ..
         } => {
             let pid = host_pid();
-            setup_container(plan, sock, process, pid, *no_pivot, cgroup_steps)?;
+            setup_container(plan, sock, process, pid, rootfs, *no_pivot, cgroup_steps)?;
             pid
         }
         // `rrun exec`: the container is set up already; this process only joined it.
@@ -210,6 +211,7 @@ fn setup_container(
     sock: BorrowedFd<'_>,
     process: &oci_spec::runtime::Process,
     pid: i32,
+    rplan: &rootfs::plan::Plan,
     no_pivot: bool,
     cgroup_steps: &[crate::cgroups::CgroupMount],
 ) -> Result<(), StageError> {
@@ -223,10 +225,8 @@ fn setup_container(
             "a mount namespace is required (linux.namespaces has no \"mount\")",
         ));
     }
-    let rplan = RootfsPlan {
+    let ctx = RootfsContext {
         rootfs: &plan.bundle.rootfs,
-        bundle: &plan.bundle.dir,
-        spec,
         in_userns: plan.ns.has(LinuxNamespaceType::User),
         cgroup_steps,
     };
@@ -238,7 +238,7 @@ fn setup_container(
         Some(_) => Some(ProcFs::open().step(Step::Sysctl)?),
         None => None,
     };
-    let root = rootfs::prepare(&rplan).within(Step::Rootfs, "error preparing rootfs")?;
+    let root = rootfs::prepare(&ctx, rplan).within(Step::Rootfs, "error preparing rootfs")?;
     send_msg(sock, &Message::RunCreateHooks).step(Step::Sync)?;
     wait_for(sock, Message::HooksDone, "HooksDone")?;
     let creating = state_json(plan, pid, Status::Creating);
@@ -254,7 +254,7 @@ fn setup_container(
         sysctl::apply(proc, s).step(Step::Sysctl)?;
     }
     drop(proc);
-    rootfs::pivot(&rplan, &root, no_pivot)
+    rootfs::pivot(rplan, &root, no_pivot)
         .within(Step::Pivot, "error jailing process inside rootfs")?;
     drop(root);
     setup_terminal(plan, process, true)?;
@@ -296,7 +296,7 @@ fn setup_container(
         .map_err(|e| e.with_path(process.cwd()))?;
     drop(root);
     // Masked and readonly paths (/proc/sys among them) come after the sysctls, as in runc.
-    rootfs::finalize(&rplan).within(Step::Rootfs, "error finalizing rootfs")?;
+    rootfs::finalize(rplan).within(Step::Rootfs, "error finalizing rootfs")?;
     if !plan.no_new_keyring {
         join_session_keyring(&plan.id)?;
     }

@@ -9,12 +9,13 @@ pub mod devices;
 pub mod fdmount;
 pub mod mount_options;
 pub mod mounts;
+pub mod plan;
 pub mod resolve;
 
 use crate::cgroups::CgroupMount;
 use mounts::{bind_remount, sys, MountContext};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use oci_spec::runtime::Spec;
+use plan::{FinalOp, Op, Plan};
 use resolve::{fd_path, ResolveError, Root};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -97,41 +98,12 @@ impl RootfsError {
     }
 }
 
-/// What the rootfs code needs from the container's config and environment.
-pub struct RootfsPlan<'a> {
+/// Where the plan is applied: the rootfs on the host and what the container's namespaces
+/// and cgroup add.
+pub struct RootfsContext<'a> {
     pub rootfs: &'a Path,
-    pub bundle: &'a Path,
-    pub spec: &'a Spec,
     pub in_userns: bool,
     pub cgroup_steps: &'a [CgroupMount],
-}
-
-impl RootfsPlan<'_> {
-    fn propagation(&self) -> MsFlags {
-        self.spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.rootfs_propagation().as_deref())
-            .and_then(mount_options::propagation_flag)
-            .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC)
-    }
-
-    fn readonly(&self) -> bool {
-        self.spec
-            .root()
-            .as_ref()
-            .and_then(|r| r.readonly())
-            .unwrap_or(false)
-    }
-
-    /// runc creates the default devices unless /dev is bind-mounted from the host.
-    fn dev_is_bind(&self) -> bool {
-        self.spec.mounts().iter().flatten().any(|m| {
-            m.destination() == Path::new("/dev")
-                && mount_options::parse(m.typ().as_deref(), m.options().as_deref().unwrap_or(&[]))
-                    .bind
-        })
-    }
 }
 
 /// Find the mount point holding `path` in /proc/self/mountinfo.
@@ -148,14 +120,14 @@ fn mount_point_of(path: &Path) -> Option<PathBuf> {
 /// then on: a clone of it is attached on top of it (the bind of the rootfs onto itself) and
 /// that mount is the one returned, populated and later pivoted into, so a `root.path` symlink
 /// swapped while `create` runs cannot make the container enter another directory.
-pub fn prepare(plan: &RootfsPlan<'_>) -> Result<Root, RootfsError> {
-    let prop = plan.propagation();
+pub fn prepare(ctx: &RootfsContext<'_>, plan: &Plan) -> Result<Root, RootfsError> {
+    let prop = plan.propagation;
     // Nothing mounted from here on may propagate back to the host.
     mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
         .map_err(sys("set propagation of", Path::new("/")))?;
-    let pinned = Root::open(plan.rootfs)?;
+    let pinned = Root::open(ctx.rootfs)?;
     // Where the opened directory really is (the host's /proc is still ours here).
-    let real = std::fs::read_link(fd_path(pinned.as_fd())).unwrap_or(plan.rootfs.to_path_buf());
+    let real = std::fs::read_link(fd_path(pinned.as_fd())).unwrap_or(ctx.rootfs.to_path_buf());
     // pivot_root refuses a new root whose parent mount is shared.
     if let Some(mp) = mount_point_of(&real) {
         mount(
@@ -171,37 +143,24 @@ pub fn prepare(plan: &RootfsPlan<'_>) -> Result<Root, RootfsError> {
     let tree = fdmount::clone_tree(pinned.as_fd(), true, &what)?;
     fdmount::attach(tree.as_fd(), pinned.as_fd(), &what)?;
     let root = Root::from_fd(tree, &real);
-    let ctx = MountContext {
+    let mctx = MountContext {
         root: &root,
-        bundle: plan.bundle,
-        in_userns: plan.in_userns,
-        cgroup_steps: plan.cgroup_steps,
+        in_userns: ctx.in_userns,
+        cgroup_steps: ctx.cgroup_steps,
     };
-    for m in plan.spec.mounts().iter().flatten() {
-        mounts::mount_one(&ctx, m)?;
-    }
-    if !plan.dev_is_bind() {
-        for d in devices::default_devices() {
-            devices::create(&root, &d, true)?;
+    for op in &plan.before_pivot {
+        match op {
+            Op::Mount(step) => mounts::mount_one(&mctx, step)?,
+            Op::Device { node, default } => devices::create(&root, node, *default)?,
+            Op::DeviceSymlinks => devices::default_symlinks(&root)?,
         }
-        for d in plan
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.devices().as_ref())
-            .into_iter()
-            .flatten()
-        {
-            devices::create(&root, &devices::from_spec(d)?, false)?;
-        }
-        devices::default_symlinks(&root)?;
     }
     Ok(root)
 }
 
 /// Make the prepared root (from [`prepare`]) the process's `/`. The caller's cwd is changed
 /// to the new `/`.
-pub fn pivot(plan: &RootfsPlan<'_>, root: &Root, no_pivot: bool) -> Result<(), RootfsError> {
+pub fn pivot(plan: &Plan, root: &Root, no_pivot: bool) -> Result<(), RootfsError> {
     nix::unistd::fchdir(root.as_fd()).map_err(sys("fchdir", root.path()))?;
     if no_pivot {
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
@@ -224,7 +183,7 @@ pub fn pivot(plan: &RootfsPlan<'_>, root: &Root, no_pivot: bool) -> Result<(), R
     nix::unistd::chdir("/").map_err(sys("chdir", Path::new("/")))?;
     // Slave and private were applied to the whole tree before the mounts; shared and
     // unbindable are applied to the new root now that it is `/`.
-    let prop = plan.propagation();
+    let prop = plan.propagation;
     if prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) {
         mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
             .map_err(sys("set propagation of", Path::new("/")))?;
@@ -233,26 +192,17 @@ pub fn pivot(plan: &RootfsPlan<'_>, root: &Root, no_pivot: bool) -> Result<(), R
 }
 
 /// Steps after pivot_root, with `/` being the container's root.
-pub fn finalize(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
+pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
     let root = Root::open(Path::new("/"))?;
-    let linux = plan.spec.linux().as_ref();
     let mut null = None;
-    for p in linux
-        .and_then(|l| l.masked_paths().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        mask(&root, &mut null, Path::new(p))?;
-    }
-    for p in linux
-        .and_then(|l| l.readonly_paths().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        make_readonly(&root, Path::new(p))?;
-    }
-    if plan.readonly() {
-        bind_remount(Path::new("/"), MsFlags::MS_RDONLY, MsFlags::empty())?;
+    for op in &plan.after_pivot {
+        match op {
+            FinalOp::Mask(p) => mask(&root, &mut null, p)?,
+            FinalOp::ReadonlyPath(p) => make_readonly(&root, p)?,
+            FinalOp::RootReadonly => {
+                bind_remount(Path::new("/"), MsFlags::MS_RDONLY, MsFlags::empty())?
+            }
+        }
     }
     Ok(())
 }

@@ -1,17 +1,18 @@
-//! Executing config.json `mounts` inside the rootfs, before pivot_root.
+//! Applying the planned config.json `mounts` (src/rootfs/plan.rs) inside the rootfs, before
+//! pivot_root.
 //!
 //! Every destination is created and opened through the in-root resolver and mounted on through
 //! its fd (`/proc/self/fd/N`), so a symlink planted in the image cannot send a mount outside the
 //! rootfs.
 
-use super::mount_options::{self, bind_remount_flags, MountOptions};
+use super::mount_options::{bind_remount_flags, MountOptions};
+use super::plan::{MountKind, MountStep};
 use super::resolve::{fd_path, ResolveError, Root};
 use super::RootfsError;
 use crate::cgroups::CgroupMount;
 use nix::mount::{mount, MsFlags};
-use oci_spec::runtime::Mount;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub(crate) fn sys<'a>(
     op: &'static str,
@@ -68,56 +69,31 @@ pub fn bind_remount(path: &Path, flags: MsFlags, cleared: MsFlags) -> Result<(),
 /// Everything the mount code needs to know about the container.
 pub struct MountContext<'a> {
     pub root: &'a Root,
-    pub bundle: &'a Path,
     pub in_userns: bool,
     pub cgroup_steps: &'a [CgroupMount],
 }
 
-fn source_path(ctx: &MountContext<'_>, m: &Mount) -> Option<PathBuf> {
-    let s = m.source().as_ref()?;
-    Some(if s.is_relative() {
-        ctx.bundle.join(s)
-    } else {
-        s.clone()
-    })
-}
-
-/// The source of `m` as messages show it: the host path of a bind (a relative one joined to
-/// the bundle), else the config's source, else the file system type.
-fn shown_source(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> String {
-    let bind_source = opts.bind.then(|| source_path(ctx, m)).flatten();
-    bind_source
-        .or_else(|| m.source().clone())
-        .map(|s| s.to_string_lossy().into_owned())
-        .or_else(|| m.typ().clone())
-        .unwrap_or_else(|| "none".to_string())
-}
-
-/// Perform one config.json mount. Whatever fails is reported as the failure of this mount,
-/// naming its source and destination as runc does (`error mounting "SRC" to rootfs at
+/// Perform one planned config.json mount. Whatever fails is reported as the failure of this
+/// mount, naming its source and destination as runc does (`error mounting "SRC" to rootfs at
 /// "DEST": ...`).
-pub fn mount_one(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError> {
-    let opts = mount_options::parse(m.typ().as_deref(), m.options().as_deref().unwrap_or(&[]));
-    mount_entry(ctx, m, &opts).map_err(|e| e.in_mount(shown_source(ctx, m, &opts), m.destination()))
+pub fn mount_one(ctx: &MountContext<'_>, step: &MountStep) -> Result<(), RootfsError> {
+    let r = match &step.kind {
+        MountKind::Cgroup => mount_cgroup(ctx, &step.dest, &step.opts),
+        MountKind::Bind { source } => mount_bind(ctx, source, &step.dest, &step.opts),
+        MountKind::Fs { fstype, source } => mount_fs(ctx, fstype, source, &step.dest, &step.opts),
+    };
+    r.map_err(|e| e.in_mount(step.shown_source.clone(), &step.dest))
 }
 
-fn mount_entry(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
-    let typ = m.typ().as_deref();
-    let dest = m.destination();
-    if opts.tmpcopyup {
-        return Err(RootfsError::Unsupported {
-            what: format!("mount option tmpcopyup (mount at {})", dest.display()),
-        });
-    }
-    if typ == Some("cgroup") && !opts.bind {
-        return mount_cgroup(ctx, dest, opts);
-    }
-    if opts.bind {
-        return mount_bind(ctx, m, opts);
-    }
+fn mount_fs(
+    ctx: &MountContext<'_>,
+    fstype: &str,
+    src: &str,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
     let target_fd = ctx.root.mkdir_all(dest, 0o755)?;
     let target = fd_path(target_fd.as_fd());
-    let fstype = typ.unwrap_or("none");
     if matches!(fstype, "proc" | "sysfs") {
         // proc and sysfs are what masks and sysctls act on later: their destination must be
         // the ordinary directory the config names, not a symlink the image planted (runc's
@@ -129,20 +105,15 @@ fn mount_entry(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result
             if e.errno() == Some(libc::ELOOP) {
                 return Err(RootfsError::SymlinkedSpecialMount {
                     fstype: fstype.to_string(),
-                    dest: dest.clone(),
+                    dest: dest.to_path_buf(),
                 });
             }
             return Err(e.into());
         }
     }
-    let src = m
-        .source()
-        .as_ref()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| fstype.to_string());
     let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
     let flags = opts.flags & !MsFlags::MS_REMOUNT;
-    let r = mount(Some(src.as_str()), &target, Some(fstype), flags, data);
+    let r = mount(Some(src), &target, Some(fstype), flags, data);
     match (r, fstype) {
         (Ok(()), _) => {}
         // sysfs needs a network namespace owned by our user namespace; without one, runc binds
@@ -171,7 +142,7 @@ fn mount_entry(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result
                 .filter(|o| !o.starts_with("gid="))
                 .collect();
             mount(
-                Some(src.as_str()),
+                Some(src),
                 &target,
                 Some(fstype),
                 flags,
@@ -182,7 +153,7 @@ fn mount_entry(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result
         (Err(e), _) => {
             return Err(RootfsError::MountFs {
                 fstype: fstype.to_string(),
-                dest: dest.clone(),
+                dest: dest.to_path_buf(),
                 data: opts.data.clone(),
                 source: e,
             })
@@ -208,13 +179,14 @@ fn apply_propagation(
     Ok(())
 }
 
-fn mount_bind(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
-    let dest = m.destination();
-    let src = source_path(ctx, m).ok_or_else(|| RootfsError::Unsupported {
-        what: format!("bind mount at {} without a source", dest.display()),
-    })?;
-    let meta = std::fs::metadata(&src).map_err(|source| RootfsError::Source {
-        path: src.clone(),
+fn mount_bind(
+    ctx: &MountContext<'_>,
+    src: &Path,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    let meta = std::fs::metadata(src).map_err(|source| RootfsError::Source {
+        path: src.to_path_buf(),
         source,
     })?;
     let target_fd = if meta.is_dir() {
@@ -226,7 +198,7 @@ fn mount_bind(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result<
     };
     let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
     mount(
-        Some(&src),
+        Some(src),
         &fd_path(target_fd.as_fd()),
         None::<&str>,
         flags,
@@ -245,8 +217,8 @@ fn mount_bind(ctx: &MountContext<'_>, m: &Mount, opts: &MountOptions) -> Result<
             };
         }
         RootfsError::Bind {
-            source_path: src.clone(),
-            dest: dest.clone(),
+            source_path: src.to_path_buf(),
+            dest: dest.to_path_buf(),
             source: e,
         }
     })?;
