@@ -11,6 +11,7 @@ pub mod init;
 pub mod lsm;
 pub mod namespaces;
 pub mod process;
+pub mod procinfo;
 pub mod rootfs;
 pub mod sealed_exe;
 pub mod seccomp;
