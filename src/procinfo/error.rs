@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::mountinfo::LineError;
+use super::stat::StatError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcInfoError {
@@ -21,6 +22,9 @@ pub enum ProcInfoError {
         text: String,
         source: LineError,
     },
+    /// A stat file is malformed.
+    #[error("{path}: {source}")]
+    Stat { path: PathBuf, source: StatError },
 }
 
 impl ProcInfoError {

@@ -1,7 +1,8 @@
-//! Parsers of the `/proc` files rrun reads: [`mountinfo`] (the mount table of a process).
+//! Parsers of the `/proc` files rrun reads: [`mountinfo`] (the mount table of a process) and
+//! [`stat`] (a process's state and start time).
 //!
-//! Each parser takes the file's bytes, not a `String`: a mount point may hold bytes that are
-//! not UTF-8, and such a file is still read whole. Errors name the file (and the
+//! Each parser takes the file's bytes, not a `String`: a mount point or a command name may hold
+//! bytes that are not UTF-8, and such a file is still read whole. Errors name the file (and the
 //! line, for mountinfo); malformed input is an error, never a panic.
 
 use std::io::Read;
@@ -9,6 +10,7 @@ use std::path::Path;
 
 mod error;
 pub mod mountinfo;
+pub mod stat;
 
 pub use error::ProcInfoError;
 
