@@ -12,6 +12,7 @@ pub mod log;
 pub mod lsm;
 pub mod namespaces;
 pub mod process;
+pub mod procinfo;
 pub mod rootfs;
 pub mod sealed_exe;
 pub mod seccomp;

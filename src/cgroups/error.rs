@@ -39,10 +39,13 @@ pub enum CgroupError {
         log: String,
         source: std::io::Error,
     },
+    /// /proc/self/mountinfo could not be read or parsed.
+    #[error(transparent)]
+    ProcInfo(#[from] crate::procinfo::ProcInfoError),
     /// /proc/self/mountinfo shows no cgroup filesystem at all.
     #[error("no cgroup filesystem is mounted (looked in {mountinfo})")]
     NoCgroupMount { mountinfo: PathBuf },
-    /// A line of mountinfo or `/proc/<pid>/cgroup` could not be parsed.
+    /// A line of `/proc/<pid>/cgroup` could not be parsed.
     #[error("malformed line in {file}: {line:?}")]
     Parse { file: PathBuf, line: String },
     /// The cgroupsPath of the spec is not acceptable.
@@ -102,6 +105,7 @@ impl CgroupError {
             | CgroupError::Dir { source, .. }
             | CgroupError::Syscall { source, .. }
             | CgroupError::BpfLoad { source, .. } => source.raw_os_error(),
+            CgroupError::ProcInfo(e) => e.errno(),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::CgroupError;
 use super::fsio;
+use crate::procinfo::mountinfo::{self, MountInfo};
 
 /// Controllers a v1 mount's super options may name; anything else there is a mount option.
 const V1_CONTROLLERS: &[&str] = &[
@@ -92,9 +93,8 @@ impl Layout {
 
 /// Reads `/proc/self/mountinfo` (and the cgroup2 mount's `cgroup.controllers`) once.
 pub fn detect() -> Result<Layout, CgroupError> {
-    let mountinfo = Path::new("/proc/self/mountinfo");
-    let text = fsio::read_to_string(mountinfo)?;
-    let mounts = parse_mountinfo(&text, mountinfo)?;
+    let mountinfo = Path::new(mountinfo::SELF);
+    let mounts = cgroup_mounts(&mountinfo::read(mountinfo)?);
     let controllers = match &mounts.unified {
         Some(m) => {
             let file = m.mount_point.join("cgroup.controllers");
@@ -148,69 +148,44 @@ impl CgroupMounts {
     }
 }
 
-/// Parse the cgroup and cgroup2 mounts of a mountinfo text. A hierarchy mounted twice (a bind
-/// mount, a second mount of the same controllers) counts once: the first mount wins.
+/// Parse the cgroup and cgroup2 mounts of a mountinfo text (`file` names it in errors).
 pub fn parse_mountinfo(text: &str, file: &Path) -> Result<CgroupMounts, CgroupError> {
+    Ok(cgroup_mounts(&mountinfo::parse(text.as_bytes(), file)?))
+}
+
+/// The cgroup and cgroup2 mounts among `mounts`. A hierarchy mounted twice (a bind mount, a
+/// second mount of the same controllers) counts once: the first mount wins.
+pub fn cgroup_mounts(mounts: &[MountInfo]) -> CgroupMounts {
     let mut v1: Vec<V1Hierarchy> = Vec::new();
     let mut unified = None;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let bad = || CgroupError::Parse {
-            file: file.to_path_buf(),
-            line: line.to_string(),
-        };
-        let (left, right) = line.split_once(" - ").ok_or_else(bad)?;
-        let left: Vec<&str> = left.split(' ').collect();
-        let right: Vec<&str> = right.split(' ').collect();
-        if left.len() < 6 || right.len() < 3 {
-            return Err(bad());
-        }
-        let (root, mount_point) = (unescape(left[3]), unescape(left[4]));
-        match right[0] {
+    for m in mounts {
+        match m.fs_type.as_str() {
             "cgroup2" if unified.is_none() => {
                 unified = Some(UnifiedMount {
-                    mount_point: PathBuf::from(mount_point),
-                    root: PathBuf::from(root),
+                    mount_point: m.mount_point.clone(),
+                    root: m.root.clone(),
                 })
             }
             "cgroup" => {
-                let controllers: Vec<String> = right[2]
-                    .split(',')
-                    .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
-                    .map(str::to_string)
+                let controllers: Vec<String> = m
+                    .super_options
+                    .iter()
+                    .filter(|o| V1_CONTROLLERS.contains(&o.as_str()) || o.starts_with("name="))
+                    .cloned()
                     .collect();
                 if controllers.is_empty() || v1.iter().any(|h| h.controllers == controllers) {
                     continue;
                 }
                 v1.push(V1Hierarchy {
-                    mount_point: PathBuf::from(mount_point),
-                    root: PathBuf::from(root),
+                    mount_point: m.mount_point.clone(),
+                    root: m.root.clone(),
                     controllers,
                 });
             }
             _ => {}
         }
     }
-    Ok(CgroupMounts { v1, unified })
-}
-
-/// Undo mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
-            let digits = std::str::from_utf8(&bytes[i + 1..i + 4]).ok();
-            if let Some(v) = digits.and_then(|d| u8::from_str_radix(d, 8).ok()) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    CgroupMounts { v1, unified }
 }
 
 /// Split a whitespace-separated list (cgroup.controllers, cgroup.subtree_control).
@@ -305,7 +280,10 @@ mod tests {
             m.into_layout(vec![], Path::new("x")),
             Err(CgroupError::NoCgroupMount { .. })
         ));
-        assert!(parse_mountinfo("garbage line", Path::new("x")).is_err());
+        assert!(matches!(
+            parse_mountinfo("garbage line", Path::new("x")),
+            Err(CgroupError::ProcInfo(_))
+        ));
     }
 
     #[test]

@@ -115,18 +115,7 @@ impl OciState {
     }
 }
 
-/// A process as /proc shows it now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcStat {
-    pub state: char,
-    pub start_time: u64,
-}
-
-/// Read the state letter and start time of `pid` from /proc/PID/stat.
-pub fn proc_stat(pid: i32) -> Option<ProcStat> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&s)
-}
+pub use crate::procinfo::stat::{parse_stat, proc_stat, ProcStat};
 
 /// (st_dev, st_ino) of the program `pid` runs (`/proc/PID/exe`).
 pub fn exe_id(pid: i32) -> Option<(u64, u64)> {
@@ -140,17 +129,6 @@ pub fn own_exe_id() -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata("/proc/self/exe").ok()?;
     Some((m.dev(), m.ino()))
-}
-
-/// Parse /proc/PID/stat: the command name may hold spaces and parentheses, so fields are
-/// counted after the last `)`.
-pub fn parse_stat(s: &str) -> Option<ProcStat> {
-    let rest = &s[s.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // `rest` starts at field 3 (state); start time is field 22.
-    let start_time = fields.nth(18)?.parse().ok()?;
-    Some(ProcStat { state, start_time })
 }
 
 impl SavedState {
@@ -227,21 +205,6 @@ impl SavedState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_with_odd_comm() {
-        let line =
-            "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
-        let st = parse_stat(line).unwrap();
-        assert_eq!(st.state, 'S');
-        assert_eq!(st.start_time, 987654);
-    }
-
-    #[test]
-    fn own_stat_is_readable() {
-        let st = proc_stat(std::process::id() as i32).unwrap();
-        assert!(st.start_time > 0);
-    }
 
     #[test]
     fn oci_state_json_shape() {

@@ -108,10 +108,10 @@ pub struct RootfsContext<'a> {
 
 /// Find the mount point holding `path` in /proc/self/mountinfo.
 fn mount_point_of(path: &Path) -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|mp| PathBuf::from(mp.replace("\\040", " ")))
+    crate::procinfo::mountinfo::read_self()
+        .ok()?
+        .into_iter()
+        .map(|m| m.mount_point)
         .filter(|mp| path.starts_with(mp))
         .max_by_key(|mp| mp.as_os_str().len())
 }
