@@ -100,7 +100,7 @@ impl ParentSide for Parent<'_> {
     fn init_started(&mut self, pid: i32) -> Result<(), ParentError> {
         // From here on a killed `create` leaves a state that names the init.
         self.state.init_pid = pid;
-        self.state.init_start_time = crate::container::state::proc_stat(pid)
+        self.state.init_start_time = crate::procinfo::stat::proc_stat(pid)
             .map(|s| s.start_time)
             .ok_or(ParentError::InitGone { pid })?;
         crate::faults::point("create:init-started");
@@ -274,7 +274,9 @@ impl Container {
             opts.id
         ));
         crate::faults::point("create:ready");
-        if super::state::proc_stat(pid).is_none_or(|s| s.start_time != state.init_start_time) {
+        if crate::procinfo::stat::proc_stat(pid)
+            .is_none_or(|s| s.start_time != state.init_start_time)
+        {
             return Err(ContainerError::InitExited { pid });
         }
         state.creating = false;

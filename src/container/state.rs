@@ -115,8 +115,6 @@ impl OciState {
     }
 }
 
-pub use crate::procinfo::stat::{parse_stat, proc_stat, ProcStat};
-
 /// (st_dev, st_ino) of the program `pid` runs (`/proc/PID/exe`).
 pub fn exe_id(pid: i32) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
@@ -137,7 +135,7 @@ impl SavedState {
         if self.init_pid <= 0 {
             return false;
         }
-        match proc_stat(self.init_pid) {
+        match crate::procinfo::stat::proc_stat(self.init_pid) {
             Some(st) => st.start_time == self.init_start_time && st.state != 'Z' && st.state != 'X',
             None => false,
         }
