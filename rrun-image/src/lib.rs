@@ -3,6 +3,7 @@
 //! TLS or compression crate). From the runtime it uses only `librrun::rootfs::resolve`.
 pub mod convert;
 pub mod digest;
+pub mod error;
 pub mod fsops;
 pub mod idmap;
 pub mod layer;

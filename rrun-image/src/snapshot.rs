@@ -3,6 +3,7 @@
 //! overlay mount of those directories with a private upper dir, so any number of bundles of one
 //! image share one copy of its files. `rrun-image umount` takes the mount down.
 
+use super::error::{io_err, IoError};
 use super::idmap::IdMap;
 use super::layer::apply::{Applier, ApplyError, Options as ApplyOptions};
 use super::layer::stream::LayerStream;
@@ -25,12 +26,8 @@ pub enum SnapshotError {
     Unpack(#[from] UnpackError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error(
         "{0} layers make an overlay option string longer than a page; unpack without --snapshot"
     )]
@@ -40,14 +37,6 @@ pub enum SnapshotError {
 }
 
 type Result<T> = std::result::Result<T, SnapshotError>;
-
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SnapshotError + 'a {
-    move |source| SnapshotError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 fn cpath(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).expect("paths built here have no NUL")
@@ -123,9 +112,7 @@ fn mount_overlay(lower: &[PathBuf], upper: &Path, work: &Path, target: &Path) ->
         )
     };
     if r != 0 {
-        return Err(io_err("mount overlay on", target)(
-            io::Error::last_os_error(),
-        ));
+        return Err(io_err("mount overlay on", target)(io::Error::last_os_error()).into());
     }
     Ok(())
 }

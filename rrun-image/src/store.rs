@@ -7,6 +7,7 @@
 //! `org.opencontainers.image.ref.name` annotation holding its full reference.
 
 use super::digest::{self, Digest, DigestError, Hasher};
+use super::error::{io_err, IoError};
 use super::manifest::{Descriptor, Document, Index, ManifestError, REF_NAME};
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -16,12 +17,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error(transparent)]
     Digest(#[from] DigestError),
     #[error(transparent)]
@@ -38,14 +35,6 @@ pub enum StoreError {
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
-
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// An advisory lock (flock) held until dropped.
 pub struct Lock {
@@ -77,7 +66,7 @@ pub fn flock(path: &Path, exclusive: bool, wait: bool) -> Result<Option<Lock>> {
         match e.raw_os_error() {
             Some(libc::EINTR) => continue,
             Some(libc::EWOULDBLOCK) if !wait => return Ok(None),
-            _ => return Err(io_err("flock", path)(e)),
+            _ => return Err(io_err("flock", path)(e).into()),
         }
     }
 }
@@ -93,7 +82,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     };
     write().map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        io_err("write", path)(e)
+        io_err("write", path)(e).into()
     })
 }
 
@@ -174,7 +163,7 @@ impl Store {
                 digest: desc.digest.clone(),
                 root: self.root.clone(),
             }),
-            Err(e) => Err(io_err("open", &p)(e)),
+            Err(e) => Err(io_err("open", &p)(e).into()),
         }
     }
 
@@ -379,7 +368,8 @@ impl Ingest {
         self.hasher.update(data);
         self.file
             .write_all(data)
-            .map_err(io_err("write", &self.path))
+            .map_err(io_err("write", &self.path))?;
+        Ok(())
     }
 
     /// Start again from byte 0 (the server ignored a range request).

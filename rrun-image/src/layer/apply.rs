@@ -7,6 +7,7 @@
 //! ever reach inside the root. In the default mode whiteouts delete what they hide; in overlay
 //! mode (for the layer cache) they are written the way overlayfs reads them.
 
+use crate::error::{rootfs_err, IoError};
 use crate::fsops::{self, cstring};
 use crate::idmap::{IdMap, IdMapError};
 use librrun::rootfs::resolve::{clean_components, ResolveError, Root};
@@ -26,12 +27,8 @@ const OPAQUE: &str = ".wh..wh..opq";
 pub enum ApplyError {
     #[error("reading the layer's tar stream: {0}")]
     Tar(io::Error),
-    #[error("{op} {path} (inside the rootfs): {source}")]
-    Fs {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Fs(#[from] IoError),
     #[error(transparent)]
     Resolve(#[from] ResolveError),
     #[error(transparent)]
@@ -45,14 +42,6 @@ pub enum ApplyError {
 }
 
 type Result<T> = std::result::Result<T, ApplyError>;
-
-fn fs_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ApplyError + 'a {
-    move |source| ApplyError::Fs {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// How entries are written.
 #[derive(Debug, Clone, Default)]
@@ -182,8 +171,8 @@ impl<'r> Applier<'r> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            fsops::fchmod(fd.as_fd(), meta.mode).map_err(fs_err("fchmod", path))?;
-            fsops::futimes(fd.as_fd(), meta.mtime).map_err(fs_err("futimens", path))?;
+            fsops::fchmod(fd.as_fd(), meta.mode).map_err(rootfs_err("fchmod", path))?;
+            fsops::futimes(fd.as_fd(), meta.mtime).map_err(rootfs_err("futimens", path))?;
         }
         Ok(())
     }
@@ -224,17 +213,15 @@ impl<'r> Applier<'r> {
                 .open_path(&link_parent, libc::O_PATH | libc::O_DIRECTORY)?;
             let target = fsops::readlink_at(
                 dir.as_fd(),
-                &cstring(name).map_err(fs_err("name", &dangling))?,
+                &cstring(name).map_err(rootfs_err("name", &dangling))?,
             )
-            .map_err(fs_err("readlinkat", &dangling))?;
+            .map_err(rootfs_err("readlinkat", &dangling))?;
             let done = clean_components(&dangling).len();
             let rest: PathBuf = clean_components(&path).into_iter().skip(done).collect();
             // An absolute target starts again at the root; a relative one at the link's parent.
             path = link_parent.join(target).join(rest);
         }
-        Err(fs_err("mkdir", &path)(io::Error::from_raw_os_error(
-            libc::ELOOP,
-        )))
+        Err(rootfs_err("mkdir", &path)(io::Error::from_raw_os_error(libc::ELOOP)).into())
     }
 
     /// Something was removed or replaced: a cached directory fd may now be stale, and
@@ -264,7 +251,7 @@ impl<'r> Applier<'r> {
                 let fd = self
                     .root
                     .open_path(Path::new("."), libc::O_RDONLY | libc::O_DIRECTORY)?;
-                fsops::fchown(fd.as_fd(), uid, gid).map_err(fs_err("fchown", &path))?;
+                fsops::fchown(fd.as_fd(), uid, gid).map_err(rootfs_err("fchown", &path))?;
                 self.dirs.insert(
                     PathBuf::new(),
                     DirMeta {
@@ -292,8 +279,8 @@ impl<'r> Applier<'r> {
         }
         let dir = self.parent(&parent)?;
         let dir = dir.as_fd();
-        let cname = cstring(name).map_err(fs_err("name", &path))?;
-        let existing = fsops::lstat_at(dir, &cname).map_err(fs_err("fstatat", &path))?;
+        let cname = cstring(name).map_err(rootfs_err("name", &path))?;
+        let existing = fsops::lstat_at(dir, &cname).map_err(rootfs_err("fstatat", &path))?;
         if kind.is_dir() {
             return self.directory(dir, &cname, &path, existing, &meta);
         }
@@ -301,7 +288,7 @@ impl<'r> Applier<'r> {
             return self.hard_link(entry, dir, &cname, &path, existing);
         }
         if let Some(st) = existing {
-            fsops::remove_all_at(dir, &cname).map_err(fs_err("remove", &path))?;
+            fsops::remove_all_at(dir, &cname).map_err(rootfs_err("remove", &path))?;
             if fsops::is_dir(&st) {
                 self.removed(&path);
             }
@@ -312,16 +299,18 @@ impl<'r> Applier<'r> {
                 self.regular(entry, dir, &cname, &path, &meta, (uid, gid))
             }
             tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| fs_err("symlink", &path)(io::ErrorKind::InvalidData.into()))?;
+                let target = entry.link_name_bytes().ok_or_else(|| {
+                    rootfs_err("symlink", &path)(io::ErrorKind::InvalidData.into())
+                })?;
                 let target = CString::new(target.into_owned())
-                    .map_err(|_| fs_err("symlink", &path)(io::ErrorKind::InvalidData.into()))?;
-                fsops::symlink_at(&target, dir, &cname).map_err(fs_err("symlinkat", &path))?;
+                    .map_err(|_| rootfs_err("symlink", &path)(io::ErrorKind::InvalidData.into()))?;
+                fsops::symlink_at(&target, dir, &cname).map_err(rootfs_err("symlinkat", &path))?;
                 self.cache = None;
-                fsops::lchown_at(dir, &cname, uid, gid).map_err(fs_err("lchown", &path))?;
+                fsops::lchown_at(dir, &cname, uid, gid).map_err(rootfs_err("lchown", &path))?;
                 self.xattrs_at(dir, &cname, &path, &meta)?;
-                fsops::lutimes_at(dir, &cname, meta.mtime).map_err(fs_err("utimensat", &path))
+                fsops::lutimes_at(dir, &cname, meta.mtime)
+                    .map_err(rootfs_err("utimensat", &path))?;
+                Ok(())
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 self.node(entry.header(), kind, dir, &cname, &path, &meta, (uid, gid))
@@ -348,18 +337,18 @@ impl<'r> Applier<'r> {
             Some(st) if fsops::is_dir(&st) => {}
             other => {
                 if other.is_some() {
-                    fsops::remove_all_at(dir, name).map_err(fs_err("remove", path))?;
+                    fsops::remove_all_at(dir, name).map_err(rootfs_err("remove", path))?;
                     self.removed(path);
                 }
-                fsops::mkdir_at(dir, name, 0o700).map_err(fs_err("mkdirat", path))?;
+                fsops::mkdir_at(dir, name, 0o700).map_err(rootfs_err("mkdirat", path))?;
             }
         }
         let (uid, gid) = self.owner(meta, path)?;
         let fd = fsops::open_at(dir, name, libc::O_RDONLY | libc::O_DIRECTORY, 0)
-            .map_err(fs_err("open", path))?;
-        fsops::fchown(fd.as_fd(), uid, gid).map_err(fs_err("fchown", path))?;
+            .map_err(rootfs_err("open", path))?;
+        fsops::fchown(fd.as_fd(), uid, gid).map_err(rootfs_err("fchown", path))?;
         for (attr, value) in &meta.xattrs {
-            fsops::fsetxattr(fd.as_fd(), attr, value).map_err(fs_err("fsetxattr", path))?;
+            fsops::fsetxattr(fd.as_fd(), attr, value).map_err(rootfs_err("fsetxattr", path))?;
         }
         self.dirs.insert(
             path.to_path_buf(),
@@ -382,7 +371,7 @@ impl<'r> Applier<'r> {
     ) -> Result<()> {
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
         // Private until chowned; the mode is set after the chown, which would clear setuid.
-        let fd = fsops::open_at(dir, name, flags, 0o600).map_err(fs_err("create", path))?;
+        let fd = fsops::open_at(dir, name, flags, 0o600).map_err(rootfs_err("create", path))?;
         let mut file = File::from(fd);
         loop {
             let n = match entry.read(&mut self.buf) {
@@ -392,14 +381,15 @@ impl<'r> Applier<'r> {
                 Err(e) => return Err(ApplyError::Tar(e)),
             };
             file.write_all(&self.buf[..n])
-                .map_err(fs_err("write", path))?;
+                .map_err(rootfs_err("write", path))?;
         }
-        fsops::fchown(file.as_fd(), uid, gid).map_err(fs_err("fchown", path))?;
-        fsops::fchmod(file.as_fd(), meta.mode).map_err(fs_err("fchmod", path))?;
+        fsops::fchown(file.as_fd(), uid, gid).map_err(rootfs_err("fchown", path))?;
+        fsops::fchmod(file.as_fd(), meta.mode).map_err(rootfs_err("fchmod", path))?;
         for (attr, value) in &meta.xattrs {
-            fsops::fsetxattr(file.as_fd(), attr, value).map_err(fs_err("fsetxattr", path))?;
+            fsops::fsetxattr(file.as_fd(), attr, value).map_err(rootfs_err("fsetxattr", path))?;
         }
-        fsops::futimes(file.as_fd(), meta.mtime).map_err(fs_err("futimens", path))
+        fsops::futimes(file.as_fd(), meta.mtime).map_err(rootfs_err("futimens", path))?;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -435,12 +425,13 @@ impl<'r> Applier<'r> {
                 ));
                 return Ok(());
             }
-            Err(e) => return Err(fs_err("mknodat", path)(e)),
+            Err(e) => return Err(rootfs_err("mknodat", path)(e).into()),
         }
-        fsops::lchown_at(dir, name, uid, gid).map_err(fs_err("lchown", path))?;
-        fsops::chmod_node_at(dir, name, meta.mode).map_err(fs_err("fchmodat", path))?;
+        fsops::lchown_at(dir, name, uid, gid).map_err(rootfs_err("lchown", path))?;
+        fsops::chmod_node_at(dir, name, meta.mode).map_err(rootfs_err("fchmodat", path))?;
         self.xattrs_at(dir, name, path, meta)?;
-        fsops::lutimes_at(dir, name, meta.mtime).map_err(fs_err("utimensat", path))
+        fsops::lutimes_at(dir, name, meta.mtime).map_err(rootfs_err("utimensat", path))?;
+        Ok(())
     }
 
     fn xattrs_at(
@@ -451,7 +442,7 @@ impl<'r> Applier<'r> {
         meta: &Meta,
     ) -> Result<()> {
         for (attr, value) in &meta.xattrs {
-            fsops::lsetxattr_at(dir, name, attr, value).map_err(fs_err("lsetxattr", path))?;
+            fsops::lsetxattr_at(dir, name, attr, value).map_err(rootfs_err("lsetxattr", path))?;
         }
         Ok(())
     }
@@ -467,7 +458,7 @@ impl<'r> Applier<'r> {
         let raw = entry
             .link_name()
             .map_err(ApplyError::Tar)?
-            .ok_or_else(|| fs_err("link", path)(io::ErrorKind::InvalidData.into()))?
+            .ok_or_else(|| rootfs_err("link", path)(io::ErrorKind::InvalidData.into()))?
             .into_owned();
         let tcomps = clean_components(&raw);
         let target: PathBuf = tcomps.iter().collect();
@@ -482,9 +473,9 @@ impl<'r> Applier<'r> {
             return Ok(());
         }
         let tparent: PathBuf = tparents.iter().collect();
-        let tname = cstring(tname).map_err(fs_err("name", &target))?;
+        let tname = cstring(tname).map_err(rootfs_err("name", &target))?;
         if let Some(st) = existing {
-            fsops::remove_all_at(dir, name).map_err(fs_err("remove", path))?;
+            fsops::remove_all_at(dir, name).map_err(rootfs_err("remove", path))?;
             if fsops::is_dir(&st) {
                 self.removed(path);
             }
@@ -501,7 +492,7 @@ impl<'r> Applier<'r> {
             match fsops::link_at(tdir.as_fd(), &tname, dir, name) {
                 Ok(()) => return Ok(()),
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                Err(e) => return Err(fs_err("linkat", path)(e)),
+                Err(e) => return Err(rootfs_err("linkat", path)(e).into()),
             }
         }
         self.copy_from_lower(&target, dir, name, path)?
@@ -522,16 +513,16 @@ impl<'r> Applier<'r> {
                 Err(e) if e.errno() == Some(libc::ENOENT) => continue,
                 Err(e) => return Err(e.into()),
             };
-            let md = src.metadata().map_err(fs_err("fstat", target))?;
+            let md = src.metadata().map_err(rootfs_err("fstat", target))?;
             let mode = std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o7777;
             let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
-            let fd = fsops::open_at(dir, name, flags, mode).map_err(fs_err("create", path))?;
+            let fd = fsops::open_at(dir, name, flags, mode).map_err(rootfs_err("create", path))?;
             let mut dst = File::from(fd);
-            io::copy(&mut &src, &mut dst).map_err(fs_err("copy", path))?;
+            io::copy(&mut &src, &mut dst).map_err(rootfs_err("copy", path))?;
             use std::os::unix::fs::MetadataExt;
-            fsops::fchown(dst.as_fd(), md.uid(), md.gid()).map_err(fs_err("fchown", path))?;
-            fsops::fchmod(dst.as_fd(), mode).map_err(fs_err("fchmod", path))?;
-            fsops::futimes(dst.as_fd(), md.mtime()).map_err(fs_err("futimens", path))?;
+            fsops::fchown(dst.as_fd(), md.uid(), md.gid()).map_err(rootfs_err("fchown", path))?;
+            fsops::fchmod(dst.as_fd(), mode).map_err(rootfs_err("fchmod", path))?;
+            fsops::futimes(dst.as_fd(), md.mtime()).map_err(rootfs_err("futimens", path))?;
             return Ok(Some(()));
         }
         Ok(None)
@@ -540,12 +531,12 @@ impl<'r> Applier<'r> {
     /// `.wh.NAME`: hide NAME of the lower layers.
     fn whiteout(&mut self, parent: &Path, hidden: &OsStr) -> Result<()> {
         let path = parent.join(hidden);
-        let cname = cstring(hidden).map_err(fs_err("name", &path))?;
+        let cname = cstring(hidden).map_err(rootfs_err("name", &path))?;
         if self.opts.overlay_whiteouts {
             let dir = self.parent(parent)?;
-            fsops::remove_all_at(dir.as_fd(), &cname).map_err(fs_err("remove", &path))?;
+            fsops::remove_all_at(dir.as_fd(), &cname).map_err(rootfs_err("remove", &path))?;
             fsops::mknod_at(dir.as_fd(), &cname, libc::S_IFCHR, 0)
-                .map_err(fs_err("mknodat(whiteout)", &path))?;
+                .map_err(rootfs_err("mknodat(whiteout)", &path))?;
             self.removed(&path);
             return Ok(());
         }
@@ -557,7 +548,7 @@ impl<'r> Applier<'r> {
             Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::ENOTDIR)) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        fsops::remove_all_at(dir.as_fd(), &cname).map_err(fs_err("remove", &path))?;
+        fsops::remove_all_at(dir.as_fd(), &cname).map_err(rootfs_err("remove", &path))?;
         self.removed(&path);
         Ok(())
     }
@@ -569,8 +560,9 @@ impl<'r> Applier<'r> {
             let fd = self
                 .root
                 .open_path(or_dot(dir_path), libc::O_RDONLY | libc::O_DIRECTORY)?;
-            return fsops::fsetxattr(fd.as_fd(), c"trusted.overlay.opaque", b"y")
-                .map_err(fs_err("fsetxattr(opaque)", dir_path));
+            fsops::fsetxattr(fd.as_fd(), c"trusted.overlay.opaque", b"y")
+                .map_err(rootfs_err("fsetxattr(opaque)", dir_path))?;
+            return Ok(());
         }
         let fd = match self
             .root
@@ -585,18 +577,18 @@ impl<'r> Applier<'r> {
     }
 
     fn clear_unseen(&mut self, dir: OwnedFd, dir_path: &Path) -> Result<()> {
-        let listing = dir.try_clone().map_err(fs_err("dup", dir_path))?;
-        for name in fsops::list_dir(listing).map_err(fs_err("readdir", dir_path))? {
+        let listing = dir.try_clone().map_err(rootfs_err("dup", dir_path))?;
+        for name in fsops::list_dir(listing).map_err(rootfs_err("readdir", dir_path))? {
             let child = dir_path.join(OsStr::from_bytes(name.to_bytes()));
             if !self.seen.contains(&child) {
-                fsops::remove_all_at(dir.as_fd(), &name).map_err(fs_err("remove", &child))?;
+                fsops::remove_all_at(dir.as_fd(), &name).map_err(rootfs_err("remove", &child))?;
                 self.removed(&child);
                 continue;
             }
-            let st = fsops::lstat_at(dir.as_fd(), &name).map_err(fs_err("fstatat", &child))?;
+            let st = fsops::lstat_at(dir.as_fd(), &name).map_err(rootfs_err("fstatat", &child))?;
             if st.is_some_and(|st| fsops::is_dir(&st)) {
                 let sub = fsops::open_at(dir.as_fd(), &name, libc::O_RDONLY | libc::O_DIRECTORY, 0)
-                    .map_err(fs_err("open", &child))?;
+                    .map_err(rootfs_err("open", &child))?;
                 self.clear_unseen(sub, &child)?;
             }
         }
