@@ -12,7 +12,6 @@ use super::manifest::{Descriptor, Document, Index, ManifestError, REF_NAME};
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,25 +48,27 @@ pub fn flock(path: &Path, exclusive: bool, wait: bool) -> Result<Option<Lock>> {
         .write(true)
         .open(path)
         .map_err(io_err("open", path))?;
-    let mut op = if exclusive {
-        libc::LOCK_EX
-    } else {
-        libc::LOCK_SH
-    };
-    if !wait {
-        op |= libc::LOCK_NB;
-    }
     loop {
-        // SAFETY: flock on an fd we own; no memory is involved.
-        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
-            return Ok(Some(Lock { _file: file }));
+        // std's file locks are flock(2) locks on Linux, held until the file is closed.
+        let r = match (exclusive, wait) {
+            (true, true) => file.lock(),
+            (false, true) => file.lock_shared(),
+            (true, false) => file.try_lock().map_err(try_lock_error),
+            (false, false) => file.try_lock_shared().map_err(try_lock_error),
+        };
+        match r {
+            Ok(()) => return Ok(Some(Lock { _file: file })),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !wait => return Ok(None),
+            Err(e) => return Err(io_err("flock", path)(e).into()),
         }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EWOULDBLOCK) if !wait => return Ok(None),
-            _ => return Err(io_err("flock", path)(e).into()),
-        }
+    }
+}
+
+fn try_lock_error(e: fs::TryLockError) -> io::Error {
+    match e {
+        fs::TryLockError::WouldBlock => io::ErrorKind::WouldBlock.into(),
+        fs::TryLockError::Error(e) => e,
     }
 }
 
