@@ -146,11 +146,6 @@ pub fn lsetxattr_at(dir: BorrowedFd<'_>, name: &CStr, attr: &CStr, value: &[u8])
     sys::lsetxattr(&path, attr, value)
 }
 
-/// The target of the symlink `name` inside `dir`.
-pub fn readlink_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<std::path::PathBuf> {
-    Ok(nix::fcntl::readlinkat(dir, name)?.into())
-}
-
 /// The names in a directory opened for reading (without `.` and `..`).
 pub fn list_dir(dir: OwnedFd) -> io::Result<Vec<CString>> {
     let d = nix::dir::Dir::from_fd(dir).map_err(io::Error::from)?;

@@ -177,7 +177,9 @@ impl<'r> Applier<'r> {
         Ok(())
     }
 
-    /// The directory `parent` inside the root (created, 0755, when the layer left it out).
+    /// The directory `parent` inside the root (created, 0755, when the layer left it out). A
+    /// dangling symlink on the way (`var/run -> /run` with no /run yet) has its target created
+    /// inside the root, as tar and containerd do: `Root::mkdir_all` follows it.
     fn parent(&mut self, parent: &Path) -> Result<Rc<OwnedFd>> {
         if let Some((p, fd)) = &self.cache {
             if p == parent {
@@ -187,41 +189,12 @@ impl<'r> Applier<'r> {
         let flags = libc::O_PATH | libc::O_DIRECTORY;
         let fd = match self.root.open_path(or_dot(parent), flags) {
             Ok(fd) => fd,
-            Err(e) if e.errno() == Some(libc::ENOENT) => self.mkdir_all(parent)?,
+            Err(e) if e.errno() == Some(libc::ENOENT) => self.root.mkdir_all(parent, 0o755)?,
             Err(e) => return Err(e.into()),
         };
         let fd = Rc::new(fd);
         self.cache = Some((parent.to_path_buf(), fd.clone()));
         Ok(fd)
-    }
-
-    /// `mkdir -p` inside the root that also goes through dangling symlinks (`var/run -> /run`
-    /// with no /run yet): the link's target, resolved inside the root, is created instead, as
-    /// tar and containerd do. At most 40 links are followed, like the kernel.
-    fn mkdir_all(&self, path: &Path) -> Result<OwnedFd> {
-        let mut path = path.to_path_buf();
-        for _ in 0..40 {
-            let dangling = match self.root.mkdir_all(&path, 0o755) {
-                Ok(fd) => return Ok(fd),
-                Err(ResolveError::Dangling { path, .. }) => path,
-                Err(e) => return Err(e.into()),
-            };
-            let link_parent = dangling.parent().unwrap_or(Path::new("/")).to_path_buf();
-            let name = dangling.file_name().unwrap_or_default();
-            let dir = self
-                .root
-                .open_path(&link_parent, libc::O_PATH | libc::O_DIRECTORY)?;
-            let target = fsops::readlink_at(
-                dir.as_fd(),
-                &cstring(name).map_err(rootfs_err("name", &dangling))?,
-            )
-            .map_err(rootfs_err("readlinkat", &dangling))?;
-            let done = clean_components(&dangling).len();
-            let rest: PathBuf = clean_components(&path).into_iter().skip(done).collect();
-            // An absolute target starts again at the root; a relative one at the link's parent.
-            path = link_parent.join(target).join(rest);
-        }
-        Err(rootfs_err("mkdir", &path)(io::Error::from_raw_os_error(libc::ELOOP)).into())
     }
 
     /// Something was removed or replaced: a cached directory fd may now be stale, and
