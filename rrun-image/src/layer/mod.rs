@@ -6,4 +6,6 @@ mod deferred;
 mod entry;
 mod hardlink;
 pub mod stream;
+#[cfg(test)]
+mod tests;
 mod whiteout;
