@@ -1,11 +1,13 @@
 //! Directory modes and mtimes, set once after the last layer: writing a child changes its
 //! directory's mtime, and a read-only (0555) directory must stay writable while it is filled.
+//! They are set deepest first, so a directory whose mode takes away search permission from
+//! its owner never blocks the way to one below it.
 
 use super::apply::{or_dot, Result};
 use crate::error::rootfs_err;
 use crate::fsops;
 use librrun::rootfs::resolve::Root;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +20,7 @@ pub(super) struct DirMeta {
 /// The directories met so far (by path inside the root; the root itself is the empty path)
 /// and the metadata their last entry gave them.
 #[derive(Debug, Default)]
-pub(super) struct DeferredDirs(HashMap<PathBuf, DirMeta>);
+pub(super) struct DeferredDirs(BTreeMap<PathBuf, DirMeta>);
 
 impl DeferredDirs {
     /// Remember `meta` for the directory at `path`, replacing what an earlier entry gave it.
@@ -31,9 +33,11 @@ impl DeferredDirs {
         self.0.retain(|p, _| !p.starts_with(path));
     }
 
-    /// The directories to set, and their metadata.
+    /// The directories to set, and their metadata: every directory after all those below
+    /// it. Paths compare component by component and a path sorts before its descendants, so
+    /// the reversed order has them first.
     fn iter(&self) -> impl Iterator<Item = (&PathBuf, &DirMeta)> {
-        self.0.iter()
+        self.0.iter().rev()
     }
 
     /// Set every remembered directory's mode and mtime inside `root`.
@@ -70,6 +74,21 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn directories_are_set_after_those_below_them() {
+        let mut d = DeferredDirs::default();
+        for p in ["a", "", "a/b/c", "b", "a/b", "a.b", "a/b.c", "b/a"] {
+            d.set(PathBuf::from(p), meta(0o755));
+        }
+        let order: Vec<&Path> = d.iter().map(|(p, _)| p.as_path()).collect();
+        for (i, p) in order.iter().enumerate() {
+            for later in &order[i + 1..] {
+                assert!(!later.starts_with(p), "{p:?} comes before {later:?}");
+            }
+        }
+        assert_eq!(order.last(), Some(&Path::new("")));
     }
 
     #[test]

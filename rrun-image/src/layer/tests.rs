@@ -164,17 +164,27 @@ fn hard_links_reach_earlier_layers() {
 fn directory_metadata_is_set_after_the_last_layer() {
     let s = Scratch::new("deferred");
     let (p, root) = s.root("rootfs");
-    // Filled after its entry says 0555, and again by the next layer.
+    // Filled after its entry says 0555, and again by the next layer. Without root, `shut`
+    // can be set only after `shut/sub`: its owner may not search it then.
     let l1 = Layer::default().dir("ro", 0o555).file("ro/a", "1");
-    let l2 = Layer::default().file("ro/b", "2").dir("later", 0o750);
+    let l2 = Layer::default()
+        .file("ro/b", "2")
+        .dir("shut", 0o600)
+        .dir("shut/sub", 0o700);
     apply(&root, &Options::default(), &[], &[l1, l2]);
-    for (dir, mode) in [("ro", 0o555), ("later", 0o750)] {
+    for (dir, mode) in [("ro", 0o555), ("shut", 0o600)] {
         let md = p.join(dir).metadata().unwrap();
         assert_eq!(md.permissions().mode() & 0o7777, mode, "{dir}");
         assert_eq!(md.mtime(), MTIME as i64, "{dir}");
     }
     assert_eq!(names(&p.join("ro")), ["a", "b"]);
-    std::fs::set_permissions(p.join("ro"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for dir in ["ro", "shut"] {
+        std::fs::set_permissions(p.join(dir), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    assert_eq!(
+        p.join("shut/sub").metadata().unwrap().permissions().mode() & 0o7777,
+        0o700
+    );
 }
 
 #[test]
