@@ -3,52 +3,37 @@
 //! name, so together with `librrun::rootfs::resolve::Root` (which resolves the directory inside the
 //! root) nothing can be created, changed or removed outside the root.
 
+use crate::sys;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid, UnlinkatFlags};
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 
 pub fn cstring(name: &OsStr) -> io::Result<CString> {
     CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-fn check(r: libc::c_int) -> io::Result<()> {
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+/// The permission bits of `mode` (setuid, setgid, sticky and rwx) as given, for nix.
+fn perm(mode: u32) -> Mode {
+    Mode::from_bits_retain(mode & !libc::S_IFMT)
 }
 
 /// `openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC, mode)`.
 pub fn open_at(dir: BorrowedFd<'_>, name: &CStr, flags: i32, mode: u32) -> io::Result<OwnedFd> {
-    let flags = flags | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: `name` is NUL-terminated; the fd returned is new and owned by the caller.
-    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, mode) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this fd.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let flags = OFlag::from_bits_retain(flags) | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    Ok(nix::fcntl::openat(dir, name, flags, perm(mode))?)
 }
 
 /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`; `None` when the name does not exist.
 pub fn lstat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<libc::stat>> {
-    // SAFETY: stat is plain data; fstatat fills it when it returns 0.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid dir fd, NUL-terminated name, `st` lives across the call.
-    let r = unsafe {
-        libc::fstatat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            &mut st,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    match check(r) {
-        Ok(()) => Ok(Some(st)),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-        Err(e) => Err(e),
+    match nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(nix::errno::Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -57,18 +42,18 @@ pub fn is_dir(st: &libc::stat) -> bool {
 }
 
 pub fn mkdir_at(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> io::Result<()> {
-    // SAFETY: NUL-terminated name relative to a valid dir fd.
-    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode) })
+    Ok(nix::sys::stat::mkdirat(dir, name, perm(mode))?)
 }
 
 pub fn symlink_at(target: &CStr, dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
-    // SAFETY: both strings are NUL-terminated; the link's content is never followed here.
-    check(unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) })
+    Ok(nix::unistd::symlinkat(target, dir, name)?)
 }
 
+/// `mknodat(dir, name, mode, dev)`; `mode` holds the file type (`S_IFCHR`, ...) and the
+/// permission bits.
 pub fn mknod_at(dir: BorrowedFd<'_>, name: &CStr, mode: u32, dev: libc::dev_t) -> io::Result<()> {
-    // SAFETY: NUL-terminated name relative to a valid dir fd.
-    check(unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, dev) })
+    let kind = SFlag::from_bits_retain(mode & libc::S_IFMT);
+    Ok(nix::sys::stat::mknodat(dir, name, kind, perm(mode), dev)?)
 }
 
 /// `linkat(old_dir, old_name, new_dir, new_name, 0)`: a hard link to the entry itself (a
@@ -79,99 +64,77 @@ pub fn link_at(
     new_dir: BorrowedFd<'_>,
     new_name: &CStr,
 ) -> io::Result<()> {
-    // SAFETY: NUL-terminated names relative to valid dir fds; flags 0 = no follow.
-    check(unsafe {
-        libc::linkat(
-            old_dir.as_raw_fd(),
-            old_name.as_ptr(),
-            new_dir.as_raw_fd(),
-            new_name.as_ptr(),
-            0,
-        )
-    })
+    Ok(nix::unistd::linkat(
+        old_dir,
+        old_name,
+        new_dir,
+        new_name,
+        AtFlags::empty(),
+    )?)
 }
 
 pub fn unlink_at(dir: BorrowedFd<'_>, name: &CStr, is_dir: bool) -> io::Result<()> {
-    let flags = if is_dir { libc::AT_REMOVEDIR } else { 0 };
-    // SAFETY: NUL-terminated name relative to a valid dir fd.
-    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) })
+    let flags = if is_dir {
+        UnlinkatFlags::RemoveDir
+    } else {
+        UnlinkatFlags::NoRemoveDir
+    };
+    Ok(nix::unistd::unlinkat(dir, name, flags)?)
 }
 
 /// `fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW)`.
 pub fn lchown_at(dir: BorrowedFd<'_>, name: &CStr, uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: NUL-terminated name relative to a valid dir fd.
-    check(unsafe {
-        libc::fchownat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            uid,
-            gid,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    })
+    Ok(nix::unistd::fchownat(
+        dir,
+        name,
+        Some(Uid::from_raw(uid)),
+        Some(Gid::from_raw(gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )?)
 }
 
 /// `fchmodat(dir, name, mode, 0)`: only used on a device node or fifo this process has just
 /// created with `mknodat`, so the name cannot be a symlink.
 pub fn chmod_node_at(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> io::Result<()> {
-    // SAFETY: NUL-terminated name relative to a valid dir fd.
-    check(unsafe { libc::fchmodat(dir.as_raw_fd(), name.as_ptr(), mode, 0) })
-}
-
-fn timespecs(mtime: i64) -> [libc::timespec; 2] {
-    [
-        libc::timespec {
-            tv_sec: mtime,
-            tv_nsec: 0,
-        },
-        libc::timespec {
-            tv_sec: mtime,
-            tv_nsec: 0,
-        },
-    ]
+    Ok(nix::sys::stat::fchmodat(
+        dir,
+        name,
+        perm(mode),
+        FchmodatFlags::FollowSymlink,
+    )?)
 }
 
 /// Set atime and mtime of the name itself (not a symlink's target).
 pub fn lutimes_at(dir: BorrowedFd<'_>, name: &CStr, mtime: i64) -> io::Result<()> {
-    let ts = timespecs(mtime);
-    // SAFETY: NUL-terminated name, `ts` is an array of two timespecs as utimensat expects.
-    check(unsafe {
-        libc::utimensat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            ts.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    })
+    let t = TimeSpec::new(mtime, 0);
+    Ok(nix::sys::stat::utimensat(
+        dir,
+        name,
+        &t,
+        &t,
+        UtimensatFlags::NoFollowSymlink,
+    )?)
 }
 
 pub fn futimes(fd: BorrowedFd<'_>, mtime: i64) -> io::Result<()> {
-    let ts = timespecs(mtime);
-    // SAFETY: valid fd and an array of two timespecs.
-    check(unsafe { libc::futimens(fd.as_raw_fd(), ts.as_ptr()) })
+    let t = TimeSpec::new(mtime, 0);
+    Ok(nix::sys::stat::futimens(fd, &t, &t)?)
 }
 
 pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: plain syscall on a valid fd.
-    check(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) })
+    Ok(nix::unistd::fchown(
+        fd,
+        Some(Uid::from_raw(uid)),
+        Some(Gid::from_raw(gid)),
+    )?)
 }
 
 pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
-    // SAFETY: plain syscall on a valid fd.
-    check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) })
+    Ok(nix::sys::stat::fchmod(fd, perm(mode))?)
 }
 
 pub fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
-    // SAFETY: NUL-terminated name; value pointer and length describe a live slice.
-    check(unsafe {
-        libc::fsetxattr(
-            fd.as_raw_fd(),
-            name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    })
+    sys::fsetxattr(fd, name, value)
 }
 
 /// `lsetxattr` on `name` inside `dir`, through `/proc/self/fd/<dir>/<name>`: the directory is
@@ -180,35 +143,7 @@ pub fn lsetxattr_at(dir: BorrowedFd<'_>, name: &CStr, attr: &CStr, value: &[u8])
     let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
     path.extend_from_slice(name.to_bytes());
     let path = CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: NUL-terminated strings; value pointer and length describe a live slice.
-    check(unsafe {
-        libc::lsetxattr(
-            path.as_ptr(),
-            attr.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    })
-}
-
-/// The target of the symlink `name` inside `dir`.
-pub fn readlink_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<std::path::PathBuf> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: NUL-terminated name; the buffer and its length describe live memory.
-    let n = unsafe {
-        libc::readlinkat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    buf.truncate(n as usize);
-    Ok(std::path::PathBuf::from(std::ffi::OsString::from_vec(buf)))
+    sys::lsetxattr(&path, attr, value)
 }
 
 /// The names in a directory opened for reading (without `.` and `..`).

@@ -1,5 +1,6 @@
 //! rrun-image: pull images from registries into a local store and turn images (pulled, from an
 //! OCI image layout, or from a `docker save` archive) into OCI bundles that `rrun run` starts.
+#![forbid(unsafe_code)]
 use rrun_image as image;
 
 use anyhow::{bail, Context, Result};
@@ -138,8 +139,10 @@ fn do_pull(store: &Store, reference: &Reference, args: &RegistryArgs) -> Result<
 
 fn id_map(uid_map: &[String], gid_map: &[String], rootless: bool) -> Result<IdMap> {
     if rootless {
-        // SAFETY: geteuid/getegid cannot fail.
-        let ids = unsafe { (libc::geteuid(), libc::getegid()) };
+        let ids = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
         return Ok(IdMap {
             collapse: Some(ids),
             ..Default::default()

@@ -3,6 +3,7 @@
 //! overlay mount of those directories with a private upper dir, so any number of bundles of one
 //! image share one copy of its files. `rrun-image umount` takes the mount down.
 
+use super::error::{io_err, IoError};
 use super::idmap::IdMap;
 use super::layer::apply::{Applier, ApplyError, Options as ApplyOptions};
 use super::layer::stream::LayerStream;
@@ -10,10 +11,9 @@ use super::source::Image;
 use super::store::{self, Store, StoreError};
 use super::unpack::{self, TempDir, UnpackError};
 use librrun::rootfs::resolve::Root;
+use nix::mount::{MntFlags, MsFlags};
 use std::collections::BTreeSet;
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Longest overlay option string `mount(2)` takes (one page).
@@ -25,12 +25,8 @@ pub enum SnapshotError {
     Unpack(#[from] UnpackError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error(
         "{0} layers make an overlay option string longer than a page; unpack without --snapshot"
     )]
@@ -40,18 +36,6 @@ pub enum SnapshotError {
 }
 
 type Result<T> = std::result::Result<T, SnapshotError>;
-
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SnapshotError + 'a {
-    move |source| SnapshotError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn cpath(p: &Path) -> CString {
-    CString::new(p.as_os_str().as_bytes()).expect("paths built here have no NUL")
-}
 
 /// The cache directory name of a layer: its diff id, plus the id map when there is one (a
 /// mapped layer has different owners on disk).
@@ -110,33 +94,19 @@ fn mount_overlay(lower: &[PathBuf], upper: &Path, work: &Path, target: &Path) ->
     if data.len() > MAX_MOUNT_DATA {
         return Err(SnapshotError::TooManyLayers(lower.len()));
     }
-    let (src, dst, fstype) = (c"overlay", cpath(target), c"overlay");
-    let data = CString::new(data).expect("no NUL");
-    // SAFETY: all pointers are NUL-terminated strings that outlive the call.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            dst.as_ptr(),
-            fstype.as_ptr(),
-            0,
-            data.as_ptr().cast(),
-        )
-    };
-    if r != 0 {
-        return Err(io_err("mount overlay on", target)(
-            io::Error::last_os_error(),
-        ));
-    }
+    nix::mount::mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(|e| io_err("mount overlay on", target)(e.into()))?;
     Ok(())
 }
 
 fn umount(target: &Path) -> io::Result<()> {
-    let t = cpath(target);
-    // SAFETY: NUL-terminated path.
-    if unsafe { libc::umount2(t.as_ptr(), 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(nix::mount::umount2(target, MntFlags::empty())?)
 }
 
 /// Unmounts the rootfs of a bundle being built if the build fails.

@@ -5,6 +5,7 @@
 //! its descriptor first; an archive layer against its file name or its diff id.
 
 use super::digest::{self, Digest, DigestError};
+use super::error::{io_err, IoError};
 use super::layer::stream::{detect, Compression, LayerOpener};
 use super::manifest::Platform;
 use super::manifest::{
@@ -18,12 +19,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -45,14 +42,6 @@ pub enum SourceError {
 }
 
 type Result<T> = std::result::Result<T, SourceError>;
-
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SourceError + 'a {
-    move |source| SourceError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// An image ready to unpack.
 pub struct Image {

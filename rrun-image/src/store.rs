@@ -7,21 +7,17 @@
 //! `org.opencontainers.image.ref.name` annotation holding its full reference.
 
 use super::digest::{self, Digest, DigestError, Hasher};
+use super::error::{io_err, IoError};
 use super::manifest::{Descriptor, Document, Index, ManifestError, REF_NAME};
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error(transparent)]
     Digest(#[from] DigestError),
     #[error(transparent)]
@@ -39,14 +35,6 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 /// An advisory lock (flock) held until dropped.
 pub struct Lock {
     _file: File,
@@ -60,25 +48,27 @@ pub fn flock(path: &Path, exclusive: bool, wait: bool) -> Result<Option<Lock>> {
         .write(true)
         .open(path)
         .map_err(io_err("open", path))?;
-    let mut op = if exclusive {
-        libc::LOCK_EX
-    } else {
-        libc::LOCK_SH
-    };
-    if !wait {
-        op |= libc::LOCK_NB;
-    }
     loop {
-        // SAFETY: flock on an fd we own; no memory is involved.
-        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
-            return Ok(Some(Lock { _file: file }));
+        // std's file locks are flock(2) locks on Linux, held until the file is closed.
+        let r = match (exclusive, wait) {
+            (true, true) => file.lock(),
+            (false, true) => file.lock_shared(),
+            (true, false) => file.try_lock().map_err(try_lock_error),
+            (false, false) => file.try_lock_shared().map_err(try_lock_error),
+        };
+        match r {
+            Ok(()) => return Ok(Some(Lock { _file: file })),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !wait => return Ok(None),
+            Err(e) => return Err(io_err("flock", path)(e).into()),
         }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EWOULDBLOCK) if !wait => return Ok(None),
-            _ => return Err(io_err("flock", path)(e)),
-        }
+    }
+}
+
+fn try_lock_error(e: fs::TryLockError) -> io::Error {
+    match e {
+        fs::TryLockError::WouldBlock => io::ErrorKind::WouldBlock.into(),
+        fs::TryLockError::Error(e) => e,
     }
 }
 
@@ -93,7 +83,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     };
     write().map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        io_err("write", path)(e)
+        io_err("write", path)(e).into()
     })
 }
 
@@ -174,7 +164,7 @@ impl Store {
                 digest: desc.digest.clone(),
                 root: self.root.clone(),
             }),
-            Err(e) => Err(io_err("open", &p)(e)),
+            Err(e) => Err(io_err("open", &p)(e).into()),
         }
     }
 
@@ -379,7 +369,8 @@ impl Ingest {
         self.hasher.update(data);
         self.file
             .write_all(data)
-            .map_err(io_err("write", &self.path))
+            .map_err(io_err("write", &self.path))?;
+        Ok(())
     }
 
     /// Start again from byte 0 (the server ignored a range request).

@@ -4,6 +4,7 @@
 
 use super::convert::{self, ConvertError};
 use super::digest::Digest;
+use super::error::{io_err, IoError};
 use super::idmap::IdMap;
 use super::layer::apply::{Applier, ApplyError, Options as ApplyOptions};
 use super::layer::stream::LayerStream;
@@ -17,12 +18,8 @@ use std::path::{Path, PathBuf};
 pub enum UnpackError {
     #[error("{0} already exists and is not an empty directory")]
     Exists(PathBuf),
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("layer {index} ({diff_id}): {source}")]
     Apply {
         index: usize,
@@ -50,14 +47,6 @@ pub enum UnpackError {
 }
 
 type Result<T> = std::result::Result<T, UnpackError>;
-
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> UnpackError + 'a {
-    move |source| UnpackError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 pub struct Options {
     pub ids: IdMap,
@@ -230,7 +219,8 @@ pub fn write_config(
     )?;
     let path = tmp.join("config.json");
     let data = serde_json::to_vec_pretty(&config).expect("config serialises");
-    std::fs::write(&path, data).map_err(io_err("write", &path))
+    std::fs::write(&path, data).map_err(io_err("write", &path))?;
+    Ok(())
 }
 
 /// Unpack `image` into a new bundle at `bundle`.

@@ -2,6 +2,7 @@
 //! rootfs's own /etc/passwd and /etc/group, read through the in-root resolver so a symlinked
 //! /etc/passwd cannot point at the host's.
 
+use crate::error::{rootfs_err, IoError};
 use librrun::rootfs::resolve::Root;
 use std::io::Read;
 use std::path::Path;
@@ -12,11 +13,8 @@ pub enum UserError {
     NoUser { user: String },
     #[error("user {user:?}: no such group {group:?} in the image's /etc/group")]
     NoGroup { user: String, group: String },
-    #[error("reading {file} in the rootfs: {source}")]
-    Read {
-        file: &'static str,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] IoError),
 }
 
 /// The resolved process identity.
@@ -48,16 +46,15 @@ fn read_file(root: &Root, file: &'static str) -> Result<String, UserError> {
             return Ok(String::new())
         }
         Err(e) => {
-            return Err(UserError::Read {
-                file,
-                source: std::io::Error::other(e.to_string()),
-            })
+            return Err(
+                rootfs_err("read", Path::new(file))(std::io::Error::other(e.to_string())).into(),
+            )
         }
     };
     let mut s = Vec::new();
     std::fs::File::from(fd)
         .read_to_end(&mut s)
-        .map_err(|source| UserError::Read { file, source })?;
+        .map_err(rootfs_err("read", Path::new(file)))?;
     Ok(String::from_utf8_lossy(&s).into_owned())
 }
 
