@@ -8,12 +8,12 @@ use super::idmap::{IdMap, IdRange};
 use super::manifest::ImageConfig;
 use super::user::{self, UserError};
 use librrun::rootfs::resolve::Root;
+use librrun::spec::template;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const DEFAULT_CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
@@ -46,39 +46,6 @@ fn mappings(ranges: &[IdRange]) -> Value {
         .iter()
         .map(|r| json!({"containerID": r.container, "hostID": r.host, "size": r.size}))
         .collect()
-}
-
-fn base_mounts(rootless: bool) -> Vec<Value> {
-    let mut devpts = vec![
-        "nosuid",
-        "noexec",
-        "newinstance",
-        "ptmxmode=0666",
-        "mode=0620",
-    ];
-    if !rootless {
-        devpts.push("gid=5");
-    }
-    let sys = if rootless {
-        json!({"destination": "/sys", "type": "none", "source": "/sys",
-               "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
-    } else {
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
-               "options": ["nosuid", "noexec", "nodev", "ro"]})
-    };
-    vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc"}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-               "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": devpts}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-               "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-               "options": ["nosuid", "noexec", "nodev"]}),
-        sys,
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-               "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
-    ]
 }
 
 /// The volumes of an image, with the bundle directory each one gets.
@@ -155,27 +122,31 @@ pub fn runtime_config(
     if !user.additional_gids.is_empty() {
         process_user["additionalGids"] = json!(user.additional_gids);
     }
-    let mut mounts = base_mounts(opts.rootless);
-    for v in volumes(image) {
-        let source: PathBuf = opts.bundle.join("volumes").join(&v.dir_name);
-        mounts.push(json!({"destination": v.destination, "type": "bind",
-                           "source": source, "options": ["rbind", "rw"]}));
-    }
-    let mut namespaces = vec!["pid", "network", "ipc", "uts", "mount"];
+    // runc's defaults (librrun's one template), with the image's process and volumes.
+    let mut config = template::default_spec();
     if opts.rootless {
-        namespaces.retain(|n| *n != "network");
+        template::drop_privileged_parts(&mut config);
     }
-    let mut linux = json!({
-        "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-            "/sys/firmware", "/proc/scsi"],
-        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+    config["process"] = json!({
+        "terminal": false,
+        "user": process_user,
+        "args": args,
+        "env": env,
+        "cwd": cwd,
+        "capabilities": config["process"]["capabilities"].take(),
+        "rlimits": config["process"]["rlimits"].take(),
+        "noNewPrivileges": true,
     });
-    if !opts.rootless {
-        linux["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    config["root"]["readonly"] = json!(false);
+    config["annotations"] = json!(annotations(image));
+    if let Some(mounts) = config["mounts"].as_array_mut() {
+        for v in volumes(image) {
+            let source: PathBuf = opts.bundle.join("volumes").join(&v.dir_name);
+            mounts.push(json!({"destination": v.destination, "type": "bind",
+                               "source": source, "options": ["rbind", "rw"]}));
+        }
     }
     if opts.ids.is_userns() {
-        namespaces.push("user");
         let (uids, gids) = match opts.ids.collapse {
             Some((u, g)) => (
                 vec![IdRange {
@@ -191,31 +162,13 @@ pub fn runtime_config(
             ),
             None => (opts.ids.uids.clone(), opts.ids.gids.clone()),
         };
+        let linux = &mut config["linux"];
         linux["uidMappings"] = mappings(&uids);
         linux["gidMappings"] = mappings(&gids);
+        if let Some(ns) = linux["namespaces"].as_array_mut() {
+            ns.push(json!({"type": "user"}));
+        }
     }
-    linux["namespaces"] = namespaces.iter().map(|n| json!({"type": n})).collect();
-    let config = json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": false,
-            "user": process_user,
-            "args": args,
-            "env": env,
-            "cwd": cwd,
-            "capabilities": {
-                "bounding": DEFAULT_CAPS, "effective": DEFAULT_CAPS,
-                "permitted": DEFAULT_CAPS, "ambient": DEFAULT_CAPS,
-            },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true,
-        },
-        "root": {"path": "rootfs", "readonly": false},
-        "hostname": "rrun",
-        "mounts": mounts,
-        "annotations": annotations(image),
-        "linux": linux,
-    });
     // The typed runtime-spec model is the check that the document is well formed.
     serde_json::from_value::<oci_spec::runtime::Spec>(config.clone())
         .map_err(|e| ConvertError::Invalid(e.to_string()))?;

@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 
-/// runc's default spec, with "rrun" as the hostname.
+/// runc's default spec (1.1.5's `runc spec` on this host: no cgroup namespace, so that tools
+/// adding their own do not get a duplicate), with "rrun" as the hostname.
 pub fn default_spec() -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     json!({
@@ -44,7 +45,7 @@ pub fn default_spec() -> Value {
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},
             "namespaces": [
                 {"type": "pid"}, {"type": "network"}, {"type": "ipc"},
-                {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}
+                {"type": "uts"}, {"type": "mount"}
             ],
             "maskedPaths": [
                 "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
@@ -58,19 +59,19 @@ pub fn default_spec() -> Value {
     })
 }
 
-/// The rootless variant: a user namespace mapping the caller to root, no network namespace,
-/// /sys bound from the host, no cgroup mount and no device rules (runc's `spec --rootless`).
-pub fn rootless_spec(uid: u32, gid: u32) -> Value {
-    let mut s = default_spec();
-    let linux = &mut s["linux"];
-    linux.as_object_mut().expect("object").remove("resources");
-    linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
-    linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-    linux["namespaces"] = json!([
-        {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
-        {"type": "cgroup"}, {"type": "user"}
-    ]);
-    let mounts = s["mounts"].as_array_mut().expect("array");
+/// What a container started without privileges cannot have (runc's `spec --rootless` changes,
+/// without the user namespace): no network namespace, /sys bound from the host, no cgroup
+/// mount, no device rules, no devpts gid.
+pub fn drop_privileged_parts(s: &mut Value) {
+    if let Some(linux) = s["linux"].as_object_mut() {
+        linux.remove("resources");
+    }
+    if let Some(ns) = s["linux"]["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "network");
+    }
+    let Some(mounts) = s["mounts"].as_array_mut() else {
+        return;
+    };
     mounts.retain(|m| m["type"] != "cgroup");
     for m in mounts.iter_mut() {
         if m["type"] == "sysfs" {
@@ -78,9 +79,23 @@ pub fn rootless_spec(uid: u32, gid: u32) -> Value {
                         "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
         }
         if m["type"] == "devpts" {
-            let opts = m["options"].as_array_mut().expect("array");
-            opts.retain(|o| o != "gid=5");
+            if let Some(opts) = m["options"].as_array_mut() {
+                opts.retain(|o| o != "gid=5");
+            }
         }
+    }
+}
+
+/// The rootless variant: a user namespace mapping the caller to root and
+/// [`drop_privileged_parts`] (runc's `spec --rootless`).
+pub fn rootless_spec(uid: u32, gid: u32) -> Value {
+    let mut s = default_spec();
+    drop_privileged_parts(&mut s);
+    let linux = &mut s["linux"];
+    linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
+    linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+    if let Some(ns) = linux["namespaces"].as_array_mut() {
+        ns.push(json!({"type": "user"}));
     }
     s
 }
@@ -88,6 +103,27 @@ pub fn rootless_spec(uid: u32, gid: u32) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The namespaces of runc 1.1.5's `spec` and `spec --rootless`.
+    #[test]
+    fn namespaces_are_runcs() {
+        let types = |v: &Value| -> Vec<String> {
+            v["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["type"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            types(&default_spec()),
+            ["pid", "network", "ipc", "uts", "mount"]
+        );
+        assert_eq!(
+            types(&rootless_spec(1000, 1000)),
+            ["pid", "ipc", "uts", "mount", "user"]
+        );
+    }
 
     #[test]
     fn defaults_are_valid_specs() {
