@@ -1,8 +1,10 @@
 //! `--log` and `--log-format`: where rrun's own messages go and in which shape.
 //!
-//! As runc does, errors always reach stderr as one plain line; with `--log FILE` they are also
-//! appended there, as `{"level":"error","msg":...,"time":...}` with `--log-format json` (the
-//! containerd shim shows the last such line to the user) or logfmt-like text otherwise.
+//! As runc does: without `--log`, messages go to stderr as logrus text lines
+//! (`time="..." level=error msg="..."`: scripts and suites look for `error` there); with
+//! `--log FILE` they are appended to the file, as `{"level":"error","msg":...,"time":...}` with
+//! `--log-format json` (the containerd shim shows the last such line to the user) or as text,
+//! and an error also reaches stderr as one plain line.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -51,24 +53,41 @@ impl Logger {
         }
     }
 
+    /// Without a log file: the text line on stderr.
+    fn write_stderr(&self, level: &str, msg: &str) {
+        let text = Logger {
+            file: None,
+            format: Format::Text,
+            debug: self.debug,
+        };
+        eprintln!("{}", text.line(level, msg));
+    }
+
     pub fn error(&self, msg: &str) {
-        self.write_file("error", msg);
-        eprintln!("{msg}");
+        if self.file.is_some() {
+            self.write_file("error", msg);
+            eprintln!("{msg}");
+        } else {
+            self.write_stderr("error", msg);
+        }
     }
 
     pub fn warn(&self, msg: &str) {
-        self.write_file("warning", msg);
-        if self.file.is_none() {
-            eprintln!("warning: {msg}");
+        if self.file.is_some() {
+            self.write_file("warning", msg);
+        } else {
+            self.write_stderr("warning", msg);
         }
     }
 
     pub fn debug(&self, msg: &str) {
-        if self.debug {
+        if !self.debug {
+            return;
+        }
+        if self.file.is_some() {
             self.write_file("debug", msg);
-            if self.file.is_none() {
-                eprintln!("debug: {msg}");
-            }
+        } else {
+            self.write_stderr("debug", msg);
         }
     }
 }

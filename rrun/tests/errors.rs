@@ -196,3 +196,38 @@ fn memory_limit_too_small_for_the_init() {
     );
     assert_nothing_left(&r, &id, &b);
 }
+
+/// Issue 22: without --log, an error reaches stderr as runc's logrus text line (suites and
+/// scripts look for `error` there); with --log, stderr has the plain message and the file the
+/// formatted line.
+#[test]
+fn errors_on_stderr_are_runcs_log_lines() {
+    let r = Rrun::new();
+    let out = r.run(&["state", "no-such-container"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.trim_end();
+    assert!(line.starts_with("time=\""), "{line}");
+    assert!(
+        line.ends_with("Z\" level=error msg=\"container does not exist\""),
+        "{line}"
+    );
+    let log = r.root.path().join("log.json");
+    let out = r.run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "kill",
+        "no-such-container",
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "container does not exist\n"
+    );
+    let logged: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!(logged["level"], "error");
+    assert_eq!(logged["msg"], "container does not exist");
+}

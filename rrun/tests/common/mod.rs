@@ -171,10 +171,12 @@ impl Rrun {
     }
 
     /// Run and require failure; returns stderr.
+    /// Run a command that must fail; its stderr, each runc-style log line
+    /// (`time="..." level=error msg="..."`) given as its message.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(!out.status.success(), "rrun {args:?} should fail: {out:?}");
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        messages(&String::from_utf8_lossy(&out.stderr))
     }
 
     pub fn state(&self, id: &str) -> Value {
@@ -188,9 +190,46 @@ impl Rrun {
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
+            messages(&String::from_utf8_lossy(&out.stderr)),
         )
     }
+}
+
+/// stderr with each logrus text line (`time="..." level=L msg="..."`, what runc and rrun print
+/// without --log) replaced by its message; other lines as they are.
+pub fn messages(stderr: &str) -> String {
+    let mut out = String::new();
+    for line in stderr.lines() {
+        let msg = line
+            .strip_prefix("time=\"")
+            .and_then(|l| l.split_once("\" level="))
+            .and_then(|(_, l)| l.split_once(" msg=\""))
+            .and_then(|(_, m)| m.strip_suffix('"'))
+            .map(unquote);
+        out.push_str(msg.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+/// Undo the quoting of a log line's msg (backslash escapes).
+fn unquote(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 impl Drop for Rrun {
