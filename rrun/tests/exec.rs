@@ -40,6 +40,24 @@ fn exec_joins_the_container() {
     );
 }
 
+/// Issue 25: `exec -e NAME=value` replaces config.json's NAME (getenv finds the first, so an
+/// appended second NAME would be ignored).
+#[test]
+fn exec_env_overrides_the_configs() {
+    let r = Rrun::new();
+    let (_b, id) = running(&r);
+    let out = r.ok(&[
+        "exec",
+        "-e",
+        "FROM_CONFIG=9",
+        &id,
+        "/bin/sh",
+        "-c",
+        "echo $FROM_CONFIG; env | grep -c '^FROM_CONFIG='",
+    ]);
+    assert_eq!(out, "9\n1\n");
+}
+
 #[test]
 fn exec_process_json_user_and_detach() {
     let r = Rrun::new();

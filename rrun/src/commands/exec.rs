@@ -77,9 +77,10 @@ fn exec_process(a: &ExecArgs, config: &Spec, log: &Logger) -> Result<Process> {
         .clone()
         .ok_or_else(|| anyhow!("the container's config.json has no process"))?;
     p.set_args(Some(a.command.clone()));
-    let mut env = p.env().clone().unwrap_or_default();
-    env.extend(a.env.iter().cloned());
-    p.set_env(Some(env));
+    p.set_env(Some(override_env(
+        p.env().clone().unwrap_or_default(),
+        &a.env,
+    )?));
     p.set_terminal(Some(a.tty));
     if let Some(cwd) = &a.cwd {
         p.set_cwd(cwd.clone());
@@ -121,6 +122,27 @@ fn exec_process(a: &ExecArgs, config: &Spec, log: &Logger) -> Result<Process> {
     Ok(p)
 }
 
+/// config.json's env with `-e NAME=value` applied: a name already there gets the new value in
+/// its place, and no second entry (getenv finds the first; runc drops duplicates keeping the
+/// last value); a new name is appended.
+fn override_env(mut env: Vec<String>, overrides: &[String]) -> Result<Vec<String>> {
+    for entry in overrides {
+        let Some((name, _)) = entry.split_once('=') else {
+            bail!("exec --env {entry:?}: not NAME=value");
+        };
+        let same = |e: &String| e.split_once('=').is_some_and(|(n, _)| n == name);
+        match env.iter().position(same) {
+            Some(i) => {
+                env[i] = entry.clone();
+                let mut first = true;
+                env.retain(|e| !same(e) || std::mem::replace(&mut first, false));
+            }
+            None => env.push(entry.clone()),
+        }
+    }
+    Ok(env)
+}
+
 pub fn cmd(root: &Path, a: &ExecArgs, log: &Logger) -> Result<i32> {
     let c = Container::open(root, &a.id)?;
     // The status first: its refusal is the error to show, whatever the flags say.
@@ -145,5 +167,23 @@ pub fn cmd(root: &Path, a: &ExecArgs, log: &Logger) -> Result<i32> {
     match sfd {
         None => Ok(0),
         Some(sfd) => supervise(started.pid, &sfd, started.pty_master.as_ref()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::override_env;
+
+    #[test]
+    fn exec_env_replaces_the_same_name() {
+        let env = vec![
+            "PATH=/bin".to_string(),
+            "A=1".into(),
+            "B=2".into(),
+            "A=3".into(),
+        ];
+        let got = override_env(env, &["A=9".into(), "C=4".into(), "C=5".into()]).unwrap();
+        assert_eq!(got, ["PATH=/bin", "A=9", "B=2", "C=5"]);
+        assert!(override_env(Vec::new(), &["NOEQ".into()]).is_err());
     }
 }
