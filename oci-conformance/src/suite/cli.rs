@@ -25,6 +25,8 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "cli/exec/exit-code" => exec_exit_code,
         "cli/exec/process-json" => exec_process_json,
         "cli/exec/stopped-error" => exec_stopped,
+        "cli/exec/env-overrides-config" => exec_env_override,
+        "cli/errors/stderr-says-error" => errors_say_error,
         "cli/pause-resume" => pause_resume,
         "cli/ps/json" => ps_json,
     ]
@@ -409,6 +411,54 @@ fn exec_stopped(ctx: &Ctx) -> Outcome {
     c.wait_stopped()?;
     let inv = c.invoke(&["exec", &c.id, "/bin/true"])?;
     check!(!inv.success(), "exec in a stopped container succeeded");
+    Ok(Verdict::Pass)
+}
+
+/// `exec -e NAME=value` replaces the config's NAME: one NAME, the new value.
+fn exec_env_override(ctx: &Ctx) -> Outcome {
+    let mut b = sleeper(ctx)?;
+    b.config["process"]["env"] = serde_json::json!(["PATH=/bin", "OCI_VAR=config"]);
+    let c = ctx.start_ok(&b)?;
+    let inv = c.invoke(&[
+        "exec",
+        "-e",
+        "OCI_VAR=exec",
+        &c.id,
+        "/bin/oci-checker",
+        "report",
+    ])?;
+    check!(inv.success(), "exec failed: {}", inv.describe());
+    let r = parse_json("exec output", &inv.stdout)?;
+    let vars: Vec<&str> = r["env"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let ours: Vec<&&str> = vars.iter().filter(|v| v.starts_with("OCI_VAR=")).collect();
+    check!(
+        ours == [&"OCI_VAR=exec"],
+        "exec -e OCI_VAR=exec gave the process {ours:?}"
+    );
+    Ok(Verdict::Pass)
+}
+
+/// A failing command says `error` on stderr (what scripts and suites look for; runc prints a
+/// `level=error` log line), besides its non-zero status.
+fn errors_say_error(ctx: &Ctx) -> Outcome {
+    let id = ctx.new_id();
+    for args in [
+        ["state", id.as_str()],
+        ["kill", id.as_str()],
+        ["delete", id.as_str()],
+    ] {
+        let inv = ctx.rt.invoke(&args)?;
+        check!(!inv.success(), "{} of an unknown id succeeded", args[0]);
+        check!(
+            inv.stderr.contains("error"),
+            "{} of an unknown id: stderr {:?} does not say error",
+            args[0],
+            inv.stderr
+        );
+    }
     Ok(Verdict::Pass)
 }
 
