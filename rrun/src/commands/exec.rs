@@ -5,7 +5,7 @@
 use super::run::{block_forwarded_signals, supervise};
 use crate::logging::Logger;
 use anyhow::{anyhow, bail, Context, Result};
-use librrun::container::{Console, Container, ExecOptions, Operation};
+use librrun::container::{Console, Container, ExecOptions};
 use oci_spec::runtime::{Capability, Process, Spec};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -145,10 +145,6 @@ fn override_env(mut env: Vec<String>, overrides: &[String]) -> Result<Vec<String
 
 pub fn cmd(root: &Path, a: &ExecArgs, log: &Logger) -> Result<i32> {
     let c = Container::open(root, &a.id)?;
-    // The status first: its refusal is the error to show, whatever the flags say.
-    c.check(Operation::Exec {
-        ignore_paused: a.ignore_paused,
-    })?;
     let opts = ExecOptions {
         process: exec_process(a, &c.saved().config, log)?,
         console: Console::socket_or_own(a.console_socket.clone()),
