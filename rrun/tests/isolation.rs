@@ -277,3 +277,64 @@ fn foreground_run_with_terminal_and_signals() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(42));
 }
+
+/// Unmounts a host mount made by a test, also when it fails.
+struct HostMount(std::path::PathBuf);
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Recursive mount options (runtime-spec 1.1: `rro`, `rnosuid`, ...) reach the mounts below
+/// the bound one; an option rrun does not know is refused, never dropped (issues 22 and 25).
+#[test]
+fn recursive_mount_options() {
+    let r = Rrun::new();
+    let host = TempDir::new("rrun-rro");
+    let sub = host.path().join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .unwrap();
+    let _guard = HostMount(sub.clone());
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    for (dest, opts) in [
+        ("/plain", json!(["rbind", "ro"])),
+        ("/rec", json!(["rbind", "rro"])),
+    ] {
+        b.config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": dest, "type": "bind", "source": host.path(), "options": opts
+        }));
+    }
+    let seen = probe(
+        &r,
+        &mut b,
+        "touch /plain/sub/f 2>/dev/null && echo plain=rw || echo plain=ro; \
+         touch /rec/sub/f 2>/dev/null && echo rec=rw || echo rec=ro",
+    );
+    assert_eq!(
+        seen["plain"], "rw",
+        "ro reaches only the top mount: {seen:?}"
+    );
+    assert_eq!(seen["rec"], "ro", "rro reaches the submount: {seen:?}");
+
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/x", "type": "bind", "source": host.path(),
+        "options": ["rbind", "rnosuchoption"]
+    }));
+    b.save();
+    let id = r.id();
+    let e = r.fails(&["run", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(
+        e.contains("unknown mount option(s) \"rnosuchoption\""),
+        "{e}"
+    );
+}

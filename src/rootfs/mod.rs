@@ -56,6 +56,8 @@ pub enum RootfsError {
     },
     #[error("not supported: {what}")]
     Unsupported { what: String },
+    #[error("unknown mount option(s) {options:?}: refused rather than ignored")]
+    UnknownOptions { options: String },
     #[error("{path} exists and is not the device linux.devices asks for")]
     DeviceMismatch { path: PathBuf },
     #[error("{path} in the container is not {want}: refusing to use it")]

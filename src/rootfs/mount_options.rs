@@ -19,6 +19,12 @@ pub struct MountOptions {
     pub bind: bool,
     /// runc's `tmpcopyup`: copy the destination's previous content into a new tmpfs.
     pub tmpcopyup: bool,
+    /// Recursive attributes (`rro`, `rnosuid`, `rnoatime`, ...: runtime-spec 1.1): the
+    /// `MOUNT_ATTR_*` bits set and cleared on the mount and every mount below it.
+    pub rec_attr_set: u64,
+    pub rec_attr_clr: u64,
+    /// Options rrun knows but does not do (`idmap`, `ridmap`): refused, never ignored.
+    pub unsupported: Vec<String>,
 }
 
 /// Flags an option sets (`true`) or clears (`false`).
@@ -55,6 +61,37 @@ fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
     })
 }
 
+/// The `MOUNT_ATTR_*` change a recursive option names: (set, clear).
+pub fn recursive_attr(opt: &str) -> Option<(u64, u64)> {
+    const RDONLY: u64 = libc::MOUNT_ATTR_RDONLY;
+    const NOSUID: u64 = libc::MOUNT_ATTR_NOSUID;
+    const NODEV: u64 = libc::MOUNT_ATTR_NODEV;
+    const NOEXEC: u64 = libc::MOUNT_ATTR_NOEXEC;
+    const NODIRATIME: u64 = libc::MOUNT_ATTR_NODIRATIME;
+    const NOSYMFOLLOW: u64 = libc::MOUNT_ATTR_NOSYMFOLLOW;
+    // The access-time mode is one field: setting a mode clears the field first.
+    const ATIME: u64 = libc::MOUNT_ATTR__ATIME;
+    Some(match opt {
+        "rro" => (RDONLY, 0),
+        "rrw" => (0, RDONLY),
+        "rnosuid" => (NOSUID, 0),
+        "rsuid" => (0, NOSUID),
+        "rnodev" => (NODEV, 0),
+        "rdev" => (0, NODEV),
+        "rnoexec" => (NOEXEC, 0),
+        "rexec" => (0, NOEXEC),
+        "rnodiratime" => (NODIRATIME, 0),
+        "rdiratime" => (0, NODIRATIME),
+        "rrelatime" => (libc::MOUNT_ATTR_RELATIME, ATIME),
+        "rnorelatime" | "ratime" => (0, ATIME),
+        "rnoatime" => (libc::MOUNT_ATTR_NOATIME, ATIME),
+        "rstrictatime" => (libc::MOUNT_ATTR_STRICTATIME, ATIME),
+        "rnosymfollow" => (NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, NOSYMFOLLOW),
+        _ => return None,
+    })
+}
+
 /// The propagation flags an option names (`private`, `rshared`, ...).
 pub fn propagation_flag(opt: &str) -> Option<MsFlags> {
     Some(match opt {
@@ -79,6 +116,9 @@ pub fn parse(typ: Option<&str>, options: &[String]) -> MountOptions {
         data: String::new(),
         bind: typ == Some("bind"),
         tmpcopyup: false,
+        rec_attr_set: 0,
+        rec_attr_clr: 0,
+        unsupported: Vec::new(),
     };
     let mut data: Vec<&str> = Vec::new();
     for opt in options {
@@ -91,6 +131,12 @@ pub fn parse(typ: Option<&str>, options: &[String]) -> MountOptions {
             o.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
         } else if opt == "tmpcopyup" {
             o.tmpcopyup = true;
+        } else if matches!(opt, "idmap" | "ridmap") {
+            o.unsupported.push(opt.to_string());
+        } else if let Some((set, clr)) = recursive_attr(opt) {
+            // A later option wins over an earlier one for the same bits.
+            o.rec_attr_set = (o.rec_attr_set & !clr & !set) | set;
+            o.rec_attr_clr = (o.rec_attr_clr & !set) | clr;
         } else if let Some(p) = propagation_flag(opt) {
             o.propagation.push(p);
         } else if let Some((set, f)) = flag_option(opt) {
@@ -163,6 +209,25 @@ mod tests {
         let o = parse(Some("proc"), &v(&["ro", "rw"]));
         assert!(!o.flags.contains(MsFlags::MS_RDONLY));
         assert!(o.cleared.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn recursive_options() {
+        let o = parse(Some("bind"), &v(&["rbind", "rro", "rnosuid", "rnoatime"]));
+        assert_eq!(
+            o.rec_attr_set,
+            libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(o.rec_attr_clr, libc::MOUNT_ATTR__ATIME);
+        assert!(
+            o.data.is_empty(),
+            "recursive options are not file-system data"
+        );
+        let o = parse(Some("bind"), &v(&["rro", "rrw"]));
+        assert_eq!(o.rec_attr_set, 0);
+        assert_eq!(o.rec_attr_clr, libc::MOUNT_ATTR_RDONLY);
+        let o = parse(Some("bind"), &v(&["idmap"]));
+        assert_eq!(o.unsupported, ["idmap"]);
     }
 
     #[test]

@@ -167,6 +167,7 @@ fn apply_propagation(
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
+    apply_recursive_attrs(ctx, dest, opts)?;
     if opts.propagation.is_empty() {
         return Ok(());
     }
@@ -176,6 +177,28 @@ fn apply_propagation(
         mount(None::<&str>, &p, None::<&str>, *flag, None::<&str>)
             .map_err(sys("set propagation", dest))?;
     }
+    Ok(())
+}
+
+/// The recursive options (`rro`, `rnosuid`, ...): mount_setattr with AT_RECURSIVE on the mount
+/// at `dest` and every mount below it.
+fn apply_recursive_attrs(
+    ctx: &MountContext<'_>,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    if opts.rec_attr_set == 0 && opts.rec_attr_clr == 0 {
+        return Ok(());
+    }
+    let top = ctx.root.open_path(dest, libc::O_PATH)?;
+    let what = format!("recursive options of {}", dest.display());
+    super::fdmount::set_attr(
+        top.as_fd(),
+        opts.rec_attr_set,
+        opts.rec_attr_clr,
+        true,
+        &what,
+    )?;
     Ok(())
 }
 

@@ -101,6 +101,18 @@ pub fn mount_step(bundle: &Path, m: &Mount) -> Result<MountStep, RootfsError> {
             what: format!("mount option tmpcopyup (mount at {})", dest.display()),
         }));
     }
+    if let Some(o) = opts.unsupported.first() {
+        return Err(refuse(RootfsError::Unsupported {
+            what: format!("mount option {o} (mount at {})", dest.display()),
+        }));
+    }
+    // A bind takes no file-system options: anything left over is an option rrun does not
+    // know, refused rather than dropped.
+    if opts.bind && !opts.data.is_empty() {
+        return Err(refuse(RootfsError::UnknownOptions {
+            options: opts.data.clone(),
+        }));
+    }
     let kind = if typ == Some("cgroup") && !opts.bind {
         MountKind::Cgroup
     } else if opts.bind {
@@ -314,6 +326,16 @@ mod tests {
             e.starts_with("error mounting \"bind\" to rootfs at \"/x\""),
             "{e}"
         );
+        let e = with(
+            json!([{"destination": "/x", "type": "bind", "source": "/tmp",
+                             "options": ["rbind", "rro", "rrrro"]}]),
+        );
+        assert!(e.contains("unknown mount option(s) \"rrrro\""), "{e}");
+        let e = with(
+            json!([{"destination": "/x", "type": "bind", "source": "/tmp",
+                             "options": ["rbind", "idmap"]}]),
+        );
+        assert!(e.contains("not supported: mount option idmap"), "{e}");
         let e = with(json!([
             {"destination": "/ok", "type": "tmpfs", "source": "tmpfs"},
             {"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}

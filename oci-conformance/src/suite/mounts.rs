@@ -16,6 +16,8 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config/mounts/bind-readonly" => bind_ro,
         "config/mounts/bind-relative-source" => bind_relative,
         "config/mounts/bind-flags" => bind_flags,
+        "config/mounts/recursive-readonly" => bind_rro,
+        "config/mounts/unknown-option-error" => unknown_option,
         "config/mounts/destination-created" => destination_created,
         "config/mounts/order" => mount_order,
         "config/mounts/cgroup" => cgroup_mount,
@@ -128,6 +130,70 @@ fn bind_ro(ctx: &Ctx) -> Outcome {
     check!(
         !src.join("new").exists(),
         "the write reached the host directory"
+    );
+    Ok(Verdict::Pass)
+}
+
+/// A tmpfs mounted on the host for one test, unmounted (lazily) when the test ends.
+struct HostTmpfs(std::path::PathBuf);
+
+impl HostTmpfs {
+    /// None when the host refuses the mount (the test then skips).
+    fn mount(at: &Path) -> Result<Option<HostTmpfs>, Failure> {
+        std::fs::create_dir_all(at).map_err(|source| Failure::Io {
+            what: format!("mkdir {}", at.display()),
+            source,
+        })?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        Ok(ok.then(|| HostTmpfs(at.to_path_buf())))
+    }
+}
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// runtime-spec 1.1 recursive options: `rro` makes the mounts below the bound directory
+/// read-only too (plain `ro` reaches only the top mount).
+fn bind_rro(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    let src = b.path().join("bind-rro");
+    write_host(&src.join("f"), "x")?;
+    let Some(_sub) = HostTmpfs::mount(&src.join("sub"))? else {
+        crate::skip!("cannot mount a tmpfs on the host below {}", src.display());
+    };
+    b.add_mount(json!({"destination": "/mnt/rro", "type": "bind",
+        "source": src.display().to_string(), "options": ["rbind", "rro"]}));
+    b.checker(&["write", "/mnt/rro/sub/new"]);
+    let out = ctx.run_checker(&b)?;
+    check!(
+        out["errno"] == libc::EROFS,
+        "write into a submount of an rro bind mount: {out} (want EROFS)"
+    );
+    Ok(Verdict::Pass)
+}
+
+/// An option the runtime does not know is an error, never silently dropped.
+fn unknown_option(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    let src = b.path().join("bind-unknown");
+    write_host(&src.join("f"), "x")?;
+    b.add_mount(json!({"destination": "/mnt/unknown", "type": "bind",
+        "source": src.display().to_string(), "options": ["rbind", "rnosuchoption"]}));
+    b.checker(&["exit", "0"]);
+    let inv = ctx.run(&b)?;
+    check!(
+        !inv.success(),
+        "a bind mount with the option \"rnosuchoption\" ran"
     );
     Ok(Verdict::Pass)
 }
