@@ -61,6 +61,78 @@ fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
     })
 }
 
+/// Every option rrun applies (what `features` reports as mountOptions), sorted.
+pub fn known() -> Vec<&'static str> {
+    const OTHERS: [&str; 2] = ["bind", "rbind"];
+    const FLAGS: [&str; 27] = [
+        "defaults",
+        "ro",
+        "rw",
+        "nosuid",
+        "suid",
+        "nodev",
+        "dev",
+        "noexec",
+        "exec",
+        "sync",
+        "async",
+        "dirsync",
+        "remount",
+        "mand",
+        "nomand",
+        "atime",
+        "noatime",
+        "diratime",
+        "nodiratime",
+        "relatime",
+        "norelatime",
+        "strictatime",
+        "nostrictatime",
+        "lazytime",
+        "nolazytime",
+        "silent",
+        "loud",
+    ];
+    const PROPAGATION: [&str; 8] = [
+        "private",
+        "rprivate",
+        "shared",
+        "rshared",
+        "slave",
+        "rslave",
+        "unbindable",
+        "runbindable",
+    ];
+    const RECURSIVE: [&str; 17] = [
+        "rro",
+        "rrw",
+        "rnosuid",
+        "rsuid",
+        "rnodev",
+        "rdev",
+        "rnoexec",
+        "rexec",
+        "rnodiratime",
+        "rdiratime",
+        "rrelatime",
+        "rnorelatime",
+        "ratime",
+        "rnoatime",
+        "rstrictatime",
+        "rnosymfollow",
+        "rsymfollow",
+    ];
+    let mut all: Vec<&str> = OTHERS
+        .iter()
+        .chain(&FLAGS)
+        .chain(&PROPAGATION)
+        .chain(&RECURSIVE)
+        .copied()
+        .collect();
+    all.sort_unstable();
+    all
+}
+
 /// The `MOUNT_ATTR_*` change a recursive option names: (set, clear).
 pub fn recursive_attr(opt: &str) -> Option<(u64, u64)> {
     const RDONLY: u64 = libc::MOUNT_ATTR_RDONLY;
@@ -209,6 +281,20 @@ mod tests {
         let o = parse(Some("proc"), &v(&["ro", "rw"]));
         assert!(!o.flags.contains(MsFlags::MS_RDONLY));
         assert!(o.cleared.contains(MsFlags::MS_RDONLY));
+    }
+
+    /// `known()` lists exactly what the parser applies.
+    #[test]
+    fn known_options_are_applied() {
+        for opt in known() {
+            let applied = matches!(opt, "bind" | "rbind")
+                || flag_option(opt).is_some()
+                || propagation_flag(opt).is_some()
+                || recursive_attr(opt).is_some();
+            assert!(applied, "{opt}");
+            let o = parse(Some("bind"), &v(&[opt]));
+            assert!(o.data.is_empty() && o.unsupported.is_empty(), "{opt}");
+        }
     }
 
     #[test]

@@ -4,47 +4,6 @@ use anyhow::Result;
 use librrun::container::state::OCI_VERSION;
 use serde_json::json;
 
-/// The mount options rrun understands (mount_options.rs), for features.json.
-const MOUNT_OPTIONS: &[&str] = &[
-    "async",
-    "atime",
-    "bind",
-    "defaults",
-    "dev",
-    "diratime",
-    "dirsync",
-    "exec",
-    "lazytime",
-    "loud",
-    "mand",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "nolazytime",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "private",
-    "rbind",
-    "relatime",
-    "remount",
-    "ro",
-    "rprivate",
-    "rshared",
-    "rslave",
-    "runbindable",
-    "rw",
-    "shared",
-    "silent",
-    "slave",
-    "strictatime",
-    "suid",
-    "sync",
-    "unbindable",
-];
-
 pub fn features() -> serde_json::Value {
     let mut caps: Vec<String> = librrun::process::caps::supported()
         .into_iter()
@@ -55,7 +14,7 @@ pub fn features() -> serde_json::Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": MOUNT_OPTIONS,
+        "mountOptions": librrun::rootfs::mount_options::known(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
