@@ -6,7 +6,6 @@
 /// Die here (SIGKILL) if `RRUN_FAULT` names this point.
 pub fn point(name: &str) {
     if std::env::var_os("RRUN_FAULT").is_some_and(|v| v == name) {
-        // SAFETY: kill(2) on our own pid with SIGKILL has no memory effects.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
     }
 }

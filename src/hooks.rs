@@ -65,14 +65,8 @@ impl Kind {
 }
 
 fn memfd(name: &str) -> std::io::Result<std::fs::File> {
-    let c = std::ffi::CString::new(name).expect("no NUL");
-    // SAFETY: memfd_create with a valid name returns a new fd or -1.
-    let fd = unsafe { libc::memfd_create(c.as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: the fd was just created and is owned by nobody else.
-    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    let fd = nix::sys::memfd::memfd_create(name, nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
+    Ok(std::fs::File::from(fd))
 }
 
 fn read_all(mut f: std::fs::File) -> String {

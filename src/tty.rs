@@ -236,14 +236,9 @@ pub fn setup_console(
             source: nix::Error::last(),
         });
     }
-    for target in 0..3 {
-        // SAFETY: dup2 onto stdio numbers; the old fds there are replaced on purpose.
-        if unsafe { libc::dup2(peer.as_raw_fd(), target) } < 0 {
-            return Err(TtyError::Sys {
-                op: "dup2(pty)",
-                source: nix::Error::last(),
-            });
-        }
-    }
+    // The old fds 0, 1 and 2 are replaced on purpose.
+    nix::unistd::dup2_stdin(&peer).map_err(sys("dup2(pty)"))?;
+    nix::unistd::dup2_stdout(&peer).map_err(sys("dup2(pty)"))?;
+    nix::unistd::dup2_stderr(&peer).map_err(sys("dup2(pty)"))?;
     Ok(())
 }

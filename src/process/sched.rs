@@ -1,6 +1,7 @@
 //! `process.scheduler`, `process.ioPriority` and `linux.personality`: attributes of the
 //! container process set by its init before exec (and inherited through it).
 
+use nix::sys::personality::Persona;
 use oci_spec::runtime::{
     IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
     LinuxSchedulerPolicy, Scheduler,
@@ -112,18 +113,19 @@ pub fn apply_personality(p: &LinuxPersonality) -> Result<(), SchedError> {
     if let Some(f) = p.flags().as_ref().filter(|f| !f.is_empty()) {
         return Err(SchedError::PersonalityFlags(f.clone()));
     }
+    // PER_LINUX and PER_LINUX32 (linux/personality.h): execution domains, not the flags nix
+    // names, hence the raw bits.
     let persona = match p.domain() {
         LinuxPersonalityDomain::PerLinux => 0x0000,
         LinuxPersonalityDomain::PerLinux32 => 0x0008,
     };
-    // SAFETY: personality(2) takes one integer.
-    if unsafe { libc::personality(persona) } == -1 {
-        return Err(SchedError::Sys {
+    nix::sys::personality::set(Persona::from_bits_retain(persona)).map_err(|source| {
+        SchedError::Sys {
             syscall: "personality",
             what: p.domain().to_string(),
-            source: nix::Error::last(),
-        });
-    }
+            source,
+        }
+    })?;
     Ok(())
 }
 

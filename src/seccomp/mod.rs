@@ -11,7 +11,6 @@ pub use features::features;
 use libseccomp::{ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::LinuxSeccomp;
 use std::io::{Read, Seek};
-use std::os::fd::{FromRawFd, OwnedFd};
 
 /// The kernel's limit on the length of a classic BPF program (BPF_MAXINSNS).
 const MAX_INSTRUCTIONS: usize = 4096;
@@ -181,13 +180,8 @@ impl Filter {
 /// libseccomp's BPF program for the filter, read back from a memfd it was written to.
 fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SeccompError> {
     let read_back = |step| move |source| SeccompError::ReadBack { step, source };
-    // SAFETY: memfd_create reads the NUL-terminated name only.
-    let fd = unsafe { libc::memfd_create(c"rrun-seccomp".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(read_back("memfd_create")(std::io::Error::last_os_error()));
-    }
-    // SAFETY: fd was just created and is owned by nothing else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = nix::sys::memfd::memfd_create(c"rrun-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .map_err(|e| read_back("memfd_create")(e.into()))?;
     ctx.export_bpf(&fd)
         .map_err(|source| SeccompError::Export { source })?;
     let mut file = std::fs::File::from(fd);
