@@ -18,5 +18,6 @@ pub mod sealed_exe;
 pub mod seccomp;
 pub mod signals;
 pub mod spec;
+pub mod sys;
 pub mod timefmt;
 pub mod tty;

@@ -134,8 +134,7 @@ pub fn prepare_inheritance(preserve: u32) -> Result<(), nix::Error> {
     for fd in 3..3 + preserve as i32 {
         // A preserved fd must survive the exec: clear its close-on-exec flag. A number that is
         // not open just fails with EBADF, which is fine.
-        // SAFETY: F_SETFD only changes a flag of the fd number, open or not.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        let _ = crate::sys::fd::set_flags(fd, nix::fcntl::FdFlag::empty());
     }
     crate::init::fds::cloexec_from(3 + preserve as i32)?;
     nix::sys::signal::sigprocmask(
