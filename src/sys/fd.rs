@@ -1,12 +1,27 @@
-//! File descriptors as numbers: close_range(2), and the fd flags (close-on-exec) of a number
-//! whether or not it is open.
+//! File descriptors as numbers: taking ownership of the fd a raw syscall returned,
+//! close_range(2), and the fd flags (close-on-exec) of a number whether or not it is open.
 //!
 //! The functions that take a bare number act on whatever the process has there, which memory
 //! safety allows but I/O safety (an `OwnedFd` is the only user of its number) does not check:
 //! see each one for why its callers hold no `OwnedFd` they still use over those numbers.
 
 use nix::fcntl::FdFlag;
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// The fd a syscall that creates one returned, owned; or the errno it failed with.
+///
+/// # Safety
+///
+/// `ret` must be the return value of such a syscall made just before (errno is read here when
+/// it is negative), so that a non-negative value is a new fd that nothing else owns.
+pub(super) unsafe fn adopt(ret: libc::c_long) -> nix::Result<OwnedFd> {
+    if ret < 0 {
+        return Err(nix::Error::last());
+    }
+    let fd = RawFd::try_from(ret).map_err(|_| nix::Error::EBADF)?;
+    // SAFETY: by this function's contract `fd` is new and owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
 
 /// close_range(2) from `first` to `last` (inclusive): close every fd there or, with
 /// `cloexec`, mark each close-on-exec (CLOSE_RANGE_CLOEXEC, Linux 5.11).
@@ -95,5 +110,20 @@ mod tests {
             )),
         }
         nix::unistd::close(fd).unwrap();
+    }
+
+    #[test]
+    fn adopt_owns_a_new_fd_and_reports_a_failure() {
+        let f = std::fs::File::open("/dev/null").unwrap();
+        // SAFETY: dup only creates a new fd (or fails with -1 and errno).
+        let ret = unsafe { libc::dup(f.as_raw_fd()) };
+        // SAFETY: `ret` is the return value of the dup just made.
+        let copy = unsafe { adopt(ret.into()) }.unwrap();
+        assert!(copy.as_raw_fd() != f.as_raw_fd());
+        // SAFETY: as above; dup(-1) fails with EBADF.
+        let ret = unsafe { libc::dup(-1) };
+        // SAFETY: as above.
+        let got = unsafe { adopt(ret.into()) };
+        assert_eq!(got.err(), Some(nix::Error::EBADF));
     }
 }

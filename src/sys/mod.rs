@@ -10,3 +10,4 @@
 //! (`nix::Result`); the callers add what the call was for.
 
 pub mod fd;
+pub mod mount;
