@@ -3,7 +3,7 @@
 //! (init/ for createContainer and startContainer, commands for the others).
 
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -148,13 +148,8 @@ fn wait_timeout(
     let Some(timeout) = timeout else {
         return child.wait().map(Some);
     };
-    // SAFETY: pidfd_open on our own child's pid; the child is not reaped before we wait on it.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this fd to us.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // Our own child, not reaped before we wait on it: the pid is still its own.
+    let pidfd = crate::sys::process::pidfd_open(nix::unistd::Pid::from_raw(child.id() as i32))?;
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -11,3 +11,4 @@
 
 pub mod fd;
 pub mod mount;
+pub mod process;
