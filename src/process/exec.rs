@@ -148,14 +148,7 @@ pub fn prepare_inheritance(preserve: u32) -> Result<(), nix::Error> {
 /// Give SIGPIPE (which the Rust runtime ignores, and an ignored signal stays ignored across
 /// execve) back its default disposition.
 pub fn restore_sigpipe() -> Result<(), nix::Error> {
-    // SAFETY: restoring the default disposition of SIGPIPE installs no handler.
-    unsafe {
-        nix::sys::signal::signal(
-            nix::sys::signal::SIGPIPE,
-            nix::sys::signal::SigHandler::SigDfl,
-        )?
-    };
-    Ok(())
+    crate::sys::signal::set_default_disposition(nix::sys::signal::SIGPIPE)
 }
 
 /// After the switch to the container's user: may that user execute `path`? look_path ran as

@@ -12,3 +12,6 @@
 pub mod fd;
 pub mod mount;
 pub mod process;
+pub mod signal;
+pub mod socket;
+pub mod tty;
