@@ -155,29 +155,11 @@ pub fn restore_sigpipe() -> Result<(), nix::Error> {
 /// root before the seccomp filter; this keeps runc's create-time "permission denied" for a
 /// program the user may not run. faccessat2 (which runc also calls here), else access.
 pub fn check_user_may_execute(path: &CString) -> Result<(), nix::Error> {
-    // SAFETY: faccessat2 only reads the NUL-terminated path.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_faccessat2,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::X_OK,
-            0,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    match nix::Error::last() {
-        nix::Error::ENOSYS | nix::Error::EPERM => {
-            // SAFETY: access only reads the NUL-terminated path.
-            if unsafe { libc::access(path.as_ptr(), libc::X_OK) } == 0 {
-                Ok(())
-            } else {
-                Err(nix::Error::last())
-            }
+    match crate::sys::fs::faccessat2(path, AccessFlags::X_OK) {
+        Err(nix::Error::ENOSYS | nix::Error::EPERM) => {
+            nix::unistd::access(path.as_c_str(), AccessFlags::X_OK)
         }
-        e => Err(e),
+        r => r,
     }
 }
 

@@ -9,9 +9,15 @@
 //! (clippy's `undocumented_unsafe_blocks` is denied). Errors are the kernel's errno
 //! (`nix::Result`); the callers add what the call was for.
 
+pub mod caps;
 pub mod fd;
+pub mod fs;
+pub mod keyring;
 pub mod mount;
+pub mod ns;
 pub mod process;
+pub mod sched;
 pub mod signal;
 pub mod socket;
 pub mod tty;
+pub mod uts;
