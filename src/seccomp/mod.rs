@@ -8,6 +8,7 @@ mod translate;
 
 pub use features::features;
 
+use crate::sys::seccomp::FilterLoad;
 use libseccomp::{ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::LinuxSeccomp;
 use std::io::{Read, Seek};
@@ -151,28 +152,11 @@ impl Filter {
     /// Install the filter on the calling process (thread). Without no_new_privs set, this
     /// needs CAP_SYS_ADMIN (in the process's user namespace).
     pub fn load(&self) -> Result<(), SeccompError> {
-        let prog = libc::sock_fprog {
-            // compile() keeps the length within MAX_INSTRUCTIONS.
-            len: self.program.len() as libc::c_ushort,
-            filter: self.program.as_ptr().cast_mut(),
-        };
-        // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER) only reads `prog` and the `len`
-        // instructions it points to, both alive for the call.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                self.flags,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        match rc {
-            0 => Ok(()),
-            rc if rc < 0 => Err(SeccompError::Load {
-                source: nix::Error::last(),
-            }),
-            // With TSYNC, a positive result is the id of a thread that could not follow.
-            tid => Err(SeccompError::Tsync { tid }),
+        // compile() keeps the length within MAX_INSTRUCTIONS.
+        match crate::sys::seccomp::set_mode_filter(self.flags, &self.program) {
+            Ok(FilterLoad::Installed) => Ok(()),
+            Ok(FilterLoad::TsyncFailed { tid }) => Err(SeccompError::Tsync { tid }),
+            Err(source) => Err(SeccompError::Load { source }),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod mount;
 pub mod ns;
 pub mod process;
 pub mod sched;
+pub mod seccomp;
 pub mod signal;
 pub mod socket;
 pub mod tty;
