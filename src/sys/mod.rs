@@ -9,6 +9,7 @@
 //! (clippy's `undocumented_unsafe_blocks` is denied). Errors are the kernel's errno
 //! (`nix::Result`); the callers add what the call was for.
 
+pub mod bpf;
 pub mod caps;
 pub mod fd;
 pub mod fs;
