@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Fault points for the crash-consistency tests (tests/faults.rs): with `RRUN_FAULT=<point>` in
 //! its environment, rrun kills itself with SIGKILL when it reaches that point, as an operator's
 //! `kill -9` or an OOM kill would at that moment. Without the variable, a point is one

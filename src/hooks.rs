@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Running config.json hooks: the container state on stdin, the hook's own args and env (not
 //! rrun's), and its timeout. Which hooks run where and when is the caller's business
 //! (init/ for createContainer and startContainer, commands for the others).

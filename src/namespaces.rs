@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Namespaces: which to create, which to join (`path`), and checking a path names a namespace of
 //! the right type before anything is started.
 

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The runtime binary, out of the container's reach (CVE-2019-5736 class).
 //!
 //! The init and an entering `exec` process are forks of rrun until their final execve, so

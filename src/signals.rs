@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Signal names and numbers as `kill` accepts them: `9`, `KILL`, `SIGKILL`, `sigkill`,
 //! `RTMIN+3`, `SIGRTMAX-1`.
 

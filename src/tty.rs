@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Terminals: the container's pty and the `--console-socket` hand-over.
 //!
 //! As runc does, the init opens the pty from the container's own /dev/ptmx (after pivot_root,

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Starting the container's init: parent -> stage-1 -> stage-2 (the init).
 //!
 //! rrun forks instead of re-executing itself (runc re-executes only because of Go's runtime):

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! config.json's `linux.seccomp`: the parent compiles the profile to a BPF program with
 //! libseccomp before the fork ([`Filter::compile`], so a bad profile fails `create` before
 //! anything exists); the init only installs that program ([`Filter::load`], one seccomp(2)

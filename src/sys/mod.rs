@@ -9,6 +9,10 @@
 //! (clippy's `undocumented_unsafe_blocks` is denied). Errors are the kernel's errno
 //! (`nix::Result`); the callers add what the call was for.
 
+// An unsafe fn's body is not one big unsafe block: each unsafe operation in it gets its own
+// block and SAFETY comment.
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod bpf;
 pub mod caps;
 pub mod fd;
