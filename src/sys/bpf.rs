@@ -4,8 +4,9 @@
 //! Each command gets its own part of `union bpf_attr`, a #[repr(C)] prefix filled here, so
 //! that every pointer the kernel follows is one made here from a live slice of the caller.
 
+use super::fd::adopt;
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 /// One eBPF instruction (`struct bpf_insn`). Any value is safe to hand to the kernel: its
 /// verifier refuses a program that could misbehave.
@@ -109,18 +110,6 @@ unsafe fn bpf<T>(cmd: libc::c_int, attr: &mut T) -> std::io::Result<libc::c_long
     }
 }
 
-/// The fd a bpf(2) command that creates one returned.
-///
-/// # Safety
-///
-/// `ret` must be the result of such a command, just returned.
-unsafe fn owned_fd(ret: libc::c_long) -> std::io::Result<OwnedFd> {
-    let fd =
-        libc::c_int::try_from(ret).map_err(|_| std::io::Error::from_raw_os_error(libc::EBADF))?;
-    // SAFETY: by this function's contract the fd is new and owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 fn too_big() -> std::io::Error {
     std::io::Error::from_raw_os_error(libc::E2BIG)
 }
@@ -151,8 +140,8 @@ pub fn prog_load(
     // NUL-terminated `license`, and writes at most `log_size` bytes to `log_buf` (the caller's
     // exclusively borrowed buffer); all outlive the call.
     let ret = unsafe { bpf(BPF_PROG_LOAD, &mut attr) }?;
-    // SAFETY: BPF_PROG_LOAD returns a new program fd.
-    unsafe { owned_fd(ret) }
+    // SAFETY: `ret` is what BPF_PROG_LOAD, which returns a new program fd, just returned.
+    Ok(unsafe { adopt(ret) }?)
 }
 
 /// BPF_PROG_ATTACH: attach the program `prog` to the cgroup `target` as `attach_type`.
@@ -220,8 +209,9 @@ pub fn prog_fd_by_id(id: u32) -> std::io::Result<OwnedFd> {
     };
     // SAFETY: BPF_PROG_GET_FD_BY_ID reads only the integers of `attr`.
     let ret = unsafe { bpf(BPF_PROG_GET_FD_BY_ID, &mut attr) }?;
-    // SAFETY: BPF_PROG_GET_FD_BY_ID returns a new program fd.
-    unsafe { owned_fd(ret) }
+    // SAFETY: `ret` is what BPF_PROG_GET_FD_BY_ID, which returns a new program fd, just
+    // returned.
+    Ok(unsafe { adopt(ret) }?)
 }
 
 #[cfg(test)]

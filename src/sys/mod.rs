@@ -2,12 +2,14 @@
 //! of the crate denies unsafe code (lib.rs), so soundness is reviewed here and only here.
 //!
 //! These are the system calls that neither std nor nix wraps safely (or at all), and the few
-//! nix calls that nix itself leaves unsafe (fork, signal dispositions). Each function can be
-//! called with any arguments; where soundness also rests on something the types cannot say
-//! (a single-threaded process for fork, fds that no `OwnedFd` holds for close_range), its doc
-//! says what and why it holds for rrun. Every unsafe block carries a `SAFETY:` comment
+//! nix calls that nix itself leaves unsafe (fork, signal dispositions). Each public function
+//! can be called with any arguments; where soundness also rests on something the types cannot
+//! say (a single-threaded process for fork, fds that no `OwnedFd` holds for close_range), its
+//! doc says what and why it holds for rrun. The few `unsafe fn` helpers are private to sys and
+//! state their contract under `# Safety`. Every unsafe block carries a `SAFETY:` comment
 //! (clippy's `undocumented_unsafe_blocks` is denied). Errors are the kernel's errno
-//! (`nix::Result`); the callers add what the call was for.
+//! (`nix::Result`, or `std::io::Result` in bpf.rs, whose caller keeps io errors); the callers
+//! add what the call was for.
 
 // An unsafe fn's body is not one big unsafe block: each unsafe operation in it gets its own
 // block and SAFETY comment.
