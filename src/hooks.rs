@@ -1,9 +1,10 @@
+#![forbid(unsafe_code)]
 //! Running config.json hooks: the container state on stdin, the hook's own args and env (not
 //! rrun's), and its timeout. Which hooks run where and when is the caller's business
 //! (init/ for createContainer and startContainer, commands for the others).
 
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -65,14 +66,8 @@ impl Kind {
 }
 
 fn memfd(name: &str) -> std::io::Result<std::fs::File> {
-    let c = std::ffi::CString::new(name).expect("no NUL");
-    // SAFETY: memfd_create with a valid name returns a new fd or -1.
-    let fd = unsafe { libc::memfd_create(c.as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: the fd was just created and is owned by nobody else.
-    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    let fd = nix::sys::memfd::memfd_create(name, nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
+    Ok(std::fs::File::from(fd))
 }
 
 fn read_all(mut f: std::fs::File) -> String {
@@ -154,13 +149,8 @@ fn wait_timeout(
     let Some(timeout) = timeout else {
         return child.wait().map(Some);
     };
-    // SAFETY: pidfd_open on our own child's pid; the child is not reaped before we wait on it.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this fd to us.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // Our own child, not reaped before we wait on it: the pid is still its own.
+    let pidfd = crate::sys::process::pidfd_open(nix::unistd::Pid::from_raw(child.id() as i32))?;
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! What the library tells its caller besides results: warnings (an accepted config value that
 //! cannot be honoured, a failing poststart or poststop hook) and debug notes. The CLI prints
 //! them in runc's log format; tests and other callers can collect or drop them.

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Linux security module labels of config.json (SELinux process and mount labels, AppArmor
 //! profile). rrun does not apply them yet; like runc on a host without that LSM it goes on
 //! without them there, and it refuses a config that asks for one on a host where the LSM is on,

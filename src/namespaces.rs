@@ -1,9 +1,10 @@
+#![forbid(unsafe_code)]
 //! Namespaces: which to create, which to join (`path`), and checking a path names a namespace of
 //! the right type before anything is started.
 
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -95,9 +96,6 @@ impl NamespacePlan {
     }
 }
 
-/// NS_GET_NSTYPE from linux/nsfs.h: _IO(0xb7, 0x3).
-const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
-
 /// Open `path` and check with NS_GET_NSTYPE that it is a namespace of type `t`.
 pub fn open_checked(t: LinuxNamespaceType, path: &Path) -> Result<OwnedFd, NamespaceError> {
     let typ = type_name(t);
@@ -111,9 +109,8 @@ pub fn open_checked(t: LinuxNamespaceType, path: &Path) -> Result<OwnedFd, Names
         path: path.to_path_buf(),
         source,
     })?;
-    // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd's namespace type.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
-    if r < 0 || r as i64 != clone_flag(t).bits() as i64 {
+    let r = crate::sys::ns::namespace_type(fd.as_fd());
+    if !matches!(r, Ok(r) if r as i64 == clone_flag(t).bits() as i64) {
         return Err(NamespaceError::WrongType {
             typ,
             path: path.to_path_buf(),

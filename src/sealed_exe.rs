@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The runtime binary, out of the container's reach (CVE-2019-5736 class).
 //!
 //! The init and an entering `exec` process are forks of rrun until their final execve, so
@@ -12,9 +13,11 @@
 //! file as its exe. Nothing is done when the binary is protected already (a read-only mount,
 //! a sealed memfd), which is also how the re-executed rrun knows it is done.
 
+use nix::fcntl::{FcntlArg, SealFlag};
+use nix::sys::memfd::{memfd_create, MFdFlags};
 use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +42,10 @@ fn nix_sys(op: &'static str) -> impl FnOnce(nix::Error) -> SealError {
     }
 }
 
-const WRITE_SEALS: libc::c_int =
-    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+const WRITE_SEALS: SealFlag = SealFlag::F_SEAL_SEAL
+    .union(SealFlag::F_SEAL_SHRINK)
+    .union(SealFlag::F_SEAL_GROW)
+    .union(SealFlag::F_SEAL_WRITE);
 
 /// Whether the running binary can no longer be written through /proc/PID/exe.
 pub fn is_protected() -> Result<bool, SealError> {
@@ -49,9 +54,9 @@ pub fn is_protected() -> Result<bool, SealError> {
     if vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
         return Ok(true);
     }
-    // SAFETY: F_GET_SEALS only reads a flag word of the fd (EINVAL when it is no memfd).
-    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    Ok(seals >= 0 && seals & libc::F_SEAL_WRITE != 0)
+    // F_GET_SEALS fails (EINVAL) when the file is no memfd.
+    let seals = nix::fcntl::fcntl(&exe, FcntlArg::F_GET_SEALS);
+    Ok(matches!(seals, Ok(seals) if seals & libc::F_SEAL_WRITE != 0))
 }
 
 /// A read-only, detached clone of the mount the binary is on, rooted at the binary.
@@ -67,26 +72,18 @@ fn readonly_clone(exe: &OwnedFd) -> Result<OwnedFd, crate::rootfs::fdmount::FdMo
 /// A sealed memfd holding a copy of the binary.
 fn sealed_copy() -> Result<OwnedFd, SealError> {
     let name = c"rrun";
-    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
-    // SAFETY: memfd_create reads the NUL-terminated name and returns a new fd or -1.
-    let mut fd = unsafe { libc::memfd_create(name.as_ptr(), base | libc::MFD_EXEC) };
-    if fd < 0 {
+    let base = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+    // nix does not name MFD_EXEC (Linux 6.3).
+    let exec = MFdFlags::from_bits_retain(libc::MFD_EXEC);
+    let mem = memfd_create(name, base | exec)
         // Kernels before 6.3 do not know MFD_EXEC (and make every memfd executable).
-        // SAFETY: as above.
-        fd = unsafe { libc::memfd_create(name.as_ptr(), base) };
-    }
-    if fd < 0 {
-        return Err(sys("memfd_create")(std::io::Error::last_os_error()));
-    }
-    // SAFETY: the kernel just returned this fd; nobody else owns it.
-    let mem = unsafe { OwnedFd::from_raw_fd(fd) };
+        .or_else(|_| memfd_create(name, base))
+        .map_err(nix_sys("memfd_create"))?;
     let mut src = File::open("/proc/self/exe").map_err(sys("open /proc/self/exe"))?;
     let mut dst = File::from(mem);
     std::io::copy(&mut src, &mut dst).map_err(sys("copy the binary into a memfd"))?;
-    // SAFETY: F_ADD_SEALS only changes the seals of our own memfd.
-    if unsafe { libc::fcntl(dst.as_raw_fd(), libc::F_ADD_SEALS, WRITE_SEALS) } != 0 {
-        return Err(sys("seal the memfd")(std::io::Error::last_os_error()));
-    }
+    nix::fcntl::fcntl(&dst, FcntlArg::F_ADD_SEALS(WRITE_SEALS))
+        .map_err(nix_sys("seal the memfd"))?;
     Ok(dst.into())
 }
 

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Signal names and numbers as `kill` accepts them: `9`, `KILL`, `SIGKILL`, `sigkill`,
 //! `RTMIN+3`, `SIGRTMAX-1`.
 
@@ -41,18 +42,13 @@ const NAMES: &[(&str, i32)] = &[
     ("SYS", libc::SIGSYS),
 ];
 
-/// Parse a signal as runc's `kill` does.
 /// kill(2) with any signal number, real-time ones included (nix's `Signal` has only the
 /// standard ones).
 pub fn send(pid: i32, signal: i32) -> nix::Result<()> {
-    // SAFETY: kill(2) takes two integers and touches no memory of ours.
-    if unsafe { libc::kill(pid, signal) } == 0 {
-        Ok(())
-    } else {
-        Err(nix::Error::last())
-    }
+    crate::sys::signal::kill(pid, signal)
 }
 
+/// Parse a signal as runc's `kill` does.
 pub fn parse(s: &str) -> Result<i32, SignalError> {
     let bad = || SignalError(s.to_string());
     if let Ok(n) = s.parse::<i32>() {

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! RFC 3339 timestamps in UTC, as Go's time.RFC3339Nano prints them (runc's `created` field and
 //! log lines), without a date-time dependency.
 

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Terminals: the container's pty and the `--console-socket` hand-over.
 //!
 //! As runc does, the init opens the pty from the container's own /dev/ptmx (after pivot_root,
@@ -5,9 +6,11 @@
 //! and sends the master over the console socket (a unix stream socket the caller listens on)
 //! with SCM_RIGHTS; the message's data is the pty's name.
 
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use crate::sys;
+use crate::sys::socket::RecvFdError;
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,47 +57,17 @@ pub fn send_fd(sock: BorrowedFd<'_>, fd: RawFd, name: &str) -> Result<(), TtyErr
 /// Receive one fd and its name (the receiving side of a console socket).
 pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<(OwnedFd, String), TtyError> {
     let mut buf = [0u8; 4096];
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(sys("recvmsg"))?;
-    let mut got = None;
-    for c in msg.cmsgs().map_err(sys("recvmsg cmsgs"))? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            for fd in fds {
-                // SAFETY: the kernel installed these fds in our table for us.
-                let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-                got.get_or_insert(owned);
-            }
-        }
-    }
-    let n = msg.bytes;
-    let fd = got.ok_or(TtyError::NoFd)?;
+    let (n, fd) = sys::socket::recv_fd(sock, &mut buf).map_err(|e| match e {
+        RecvFdError::Recv(e) => sys("recvmsg")(e),
+        RecvFdError::Cmsgs(e) => sys("recvmsg cmsgs")(e),
+    })?;
+    let fd = fd.ok_or(TtyError::NoFd)?;
     Ok((fd, String::from_utf8_lossy(&buf[..n]).into_owned()))
 }
 
 /// Set a terminal's size.
-pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> Result<(), TtyError> {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a fully initialised winsize.
-    let rc = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
-    if rc != 0 {
-        return Err(TtyError::Sys {
-            op: "ioctl(TIOCSWINSZ)",
-            source: nix::Error::last(),
-        });
-    }
-    Ok(())
+pub fn set_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<(), TtyError> {
+    sys::tty::set_window_size(fd, rows, cols).map_err(sys("ioctl(TIOCSWINSZ)"))
 }
 
 /// Bind the pty peer over /dev/console, as runc does, so programs that write to the console
@@ -188,62 +161,23 @@ pub fn setup_console(
     dev_console: bool,
 ) -> Result<(), TtyError> {
     let master = open_ptmx()?;
-    let mut unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK reads an int from the pointer we pass.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) } != 0 {
-        return Err(TtyError::Sys {
-            op: "ioctl(TIOCSPTLCK)",
-            source: nix::Error::last(),
-        });
-    }
-    let mut n: libc::c_uint = 0;
-    // SAFETY: TIOCGPTN writes the pty number to the uint we pass.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) } != 0 {
-        return Err(TtyError::Sys {
-            op: "ioctl(TIOCGPTN)",
-            source: nix::Error::last(),
-        });
-    }
-    // SAFETY: TIOCGPTPEER opens the peer of this master and returns a new fd (or -1).
-    let peer = unsafe {
-        libc::ioctl(
-            master.as_raw_fd(),
-            libc::TIOCGPTPEER,
-            libc::O_RDWR | libc::O_NOCTTY,
-        )
-    };
-    if peer < 0 {
-        return Err(TtyError::Sys {
-            op: "ioctl(TIOCGPTPEER)",
-            source: nix::Error::last(),
-        });
-    }
-    // SAFETY: the fd was just returned by the kernel and nobody else owns it.
-    let peer = unsafe { OwnedFd::from_raw_fd(peer) };
+    sys::tty::unlock_pty(master.as_fd()).map_err(sys("ioctl(TIOCSPTLCK)"))?;
+    let n = sys::tty::pty_number(master.as_fd()).map_err(sys("ioctl(TIOCGPTN)"))?;
+    let peer = sys::tty::open_pty_peer(master.as_fd()).map_err(sys("ioctl(TIOCGPTPEER)"))?;
     if let Some((rows, cols)) = size {
-        set_size(peer.as_raw_fd(), rows, cols)?;
+        set_size(peer.as_fd(), rows, cols)?;
     }
     let name = format!("/dev/pts/{n}");
     if dev_console {
-        mount_dev_console(std::os::fd::AsFd::as_fd(&peer))?;
+        mount_dev_console(peer.as_fd())?;
     }
     send_fd(console, master.as_raw_fd(), &name)?;
     drop(master);
-    // SAFETY: TIOCSCTTY with arg 0 makes this tty our controlling terminal (we lead a session).
-    if unsafe { libc::ioctl(peer.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
-        return Err(TtyError::Sys {
-            op: "ioctl(TIOCSCTTY)",
-            source: nix::Error::last(),
-        });
-    }
-    for target in 0..3 {
-        // SAFETY: dup2 onto stdio numbers; the old fds there are replaced on purpose.
-        if unsafe { libc::dup2(peer.as_raw_fd(), target) } < 0 {
-            return Err(TtyError::Sys {
-                op: "dup2(pty)",
-                source: nix::Error::last(),
-            });
-        }
-    }
+    // We lead a session (setsid) without a controlling terminal.
+    sys::tty::set_controlling_terminal(peer.as_fd()).map_err(sys("ioctl(TIOCSCTTY)"))?;
+    // The old fds 0, 1 and 2 are replaced on purpose.
+    nix::unistd::dup2_stdin(&peer).map_err(sys("dup2(pty)"))?;
+    nix::unistd::dup2_stdout(&peer).map_err(sys("dup2(pty)"))?;
+    nix::unistd::dup2_stderr(&peer).map_err(sys("dup2(pty)"))?;
     Ok(())
 }

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The rrun command line: runc's subcommands, flags and defaults. Each subcommand is one
 //! module in commands/; this file only parses, sets up logging and reports errors.
 

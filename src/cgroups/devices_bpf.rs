@@ -9,23 +9,14 @@
 //! those of the v1 devices controller: an allow exception matches a request whose every
 //! access bit it allows; a deny exception matches a request asking for any bit it denies.
 
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use super::devices::{DeviceRule, DeviceState};
 use super::error::CgroupError;
-
-/// One eBPF instruction (`struct bpf_insn`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Insn {
-    code: u8,
-    /// dst_reg in the low nibble, src_reg in the high one.
-    regs: u8,
-    off: i16,
-    imm: i32,
-}
+use crate::sys::bpf::{
+    self, Insn, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, BPF_PROG_TYPE_CGROUP_DEVICE,
+};
 
 // Opcodes (linux/bpf_common.h, linux/bpf.h).
 const LDX_MEM_W: u8 = 0x61; // BPF_LDX | BPF_MEM | BPF_W
@@ -129,111 +120,17 @@ pub fn program(state: &DeviceState) -> Vec<Insn> {
     prog
 }
 
-// bpf(2) commands and constants.
-const BPF_PROG_LOAD: libc::c_int = 5;
-const BPF_PROG_ATTACH: libc::c_int = 8;
-const BPF_PROG_DETACH: libc::c_int = 9;
-const BPF_PROG_GET_FD_BY_ID: libc::c_int = 13;
-const BPF_PROG_QUERY: libc::c_int = 16;
-const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
-const BPF_CGROUP_DEVICE: u32 = 6;
-const BPF_F_ALLOW_MULTI: u32 = 2;
-
-/// The BPF_PROG_LOAD part of `union bpf_attr`.
-#[repr(C)]
-#[derive(Default)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-}
-
-/// The BPF_PROG_ATTACH / BPF_PROG_DETACH part of `union bpf_attr`.
-#[repr(C)]
-#[derive(Default)]
-struct AttachAttr {
-    target_fd: u32,
-    attach_bpf_fd: u32,
-    attach_type: u32,
-    attach_flags: u32,
-    replace_bpf_fd: u32,
-}
-
-/// The BPF_PROG_QUERY part of `union bpf_attr`.
-#[repr(C)]
-#[derive(Default)]
-struct QueryAttr {
-    target_fd: u32,
-    attach_type: u32,
-    query_flags: u32,
-    attach_flags: u32,
-    prog_ids: u64,
-    prog_cnt: u32,
-}
-
-/// The BPF_PROG_GET_FD_BY_ID part of `union bpf_attr`.
-#[repr(C)]
-#[derive(Default)]
-struct GetFdAttr {
-    prog_id: u32,
-    next_id: u32,
-    open_flags: u32,
-}
-
-/// bpf(2) with one of the attr structs above.
-fn bpf<T>(cmd: libc::c_int, attr: &mut T) -> std::io::Result<libc::c_long> {
-    // SAFETY: `attr` is a live, initialised #[repr(C)] prefix of `union bpf_attr` and its
-    // size is passed along; the kernel reads (and for queries writes) at most that many
-    // bytes, and any pointers inside it point to buffers that outlive the call.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd,
-            attr as *mut T as *mut libc::c_void,
-            std::mem::size_of::<T>() as libc::c_uint,
-        )
-    };
-    if ret < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
-
-/// Wrap a file descriptor returned by bpf(2).
-fn owned_fd(ret: libc::c_long) -> OwnedFd {
-    // SAFETY: bpf(2) returned a new file descriptor that nothing else owns.
-    unsafe { OwnedFd::from_raw_fd(ret as libc::c_int) }
-}
-
 fn load(prog: &[Insn], dir: &Path) -> Result<OwnedFd, CgroupError> {
-    let license = CString::new("Apache-2.0").expect("no NUL in the license");
-    let mut log = vec![0u8; 1 << 16];
-    let mut attr = ProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: prog.len() as u32,
-        insns: prog.as_ptr() as u64,
-        license: license.as_ptr() as u64,
-        ..ProgLoadAttr::default()
-    };
-    match bpf(BPF_PROG_LOAD, &mut attr) {
-        Ok(fd) => Ok(owned_fd(fd)),
+    let license = c"Apache-2.0";
+    match bpf::prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, prog, license, None) {
+        Ok(fd) => Ok(fd),
         Err(first) => {
             // Load again with the verifier's log, for the error message.
-            attr.log_level = 1;
-            attr.log_size = log.len() as u32;
-            attr.log_buf = log.as_mut_ptr() as u64;
-            if let Ok(fd) = bpf(BPF_PROG_LOAD, &mut attr) {
-                return Ok(owned_fd(fd));
+            let mut log = vec![0u8; 1 << 16];
+            if let Ok(fd) =
+                bpf::prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, prog, license, Some(&mut log))
+            {
+                return Ok(fd);
             }
             let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
             Err(CgroupError::BpfLoad {
@@ -256,24 +153,12 @@ fn syscall_error(syscall: &'static str, dir: &Path, source: std::io::Error) -> C
 /// The device programs attached to a cgroup directory now.
 fn attached(cgroup: &OwnedFd, dir: &Path) -> Result<Vec<OwnedFd>, CgroupError> {
     let mut ids = vec![0u32; 64];
-    let mut attr = QueryAttr {
-        target_fd: cgroup.as_raw_fd() as u32,
-        attach_type: BPF_CGROUP_DEVICE,
-        prog_ids: ids.as_mut_ptr() as u64,
-        prog_cnt: ids.len() as u32,
-        ..QueryAttr::default()
-    };
-    bpf(BPF_PROG_QUERY, &mut attr).map_err(|e| syscall_error("bpf(BPF_PROG_QUERY)", dir, e))?;
-    ids.truncate(attr.prog_cnt as usize);
+    let count = bpf::prog_query(cgroup.as_fd(), BPF_CGROUP_DEVICE, &mut ids)
+        .map_err(|e| syscall_error("bpf(BPF_PROG_QUERY)", dir, e))?;
+    ids.truncate(count);
     ids.into_iter()
         .map(|id| {
-            let mut get = GetFdAttr {
-                prog_id: id,
-                ..GetFdAttr::default()
-            };
-            bpf(BPF_PROG_GET_FD_BY_ID, &mut get)
-                .map(owned_fd)
-                .map_err(|e| syscall_error("bpf(BPF_PROG_GET_FD_BY_ID)", dir, e))
+            bpf::prog_fd_by_id(id).map_err(|e| syscall_error("bpf(BPF_PROG_GET_FD_BY_ID)", dir, e))
         })
         .collect()
 }
@@ -290,22 +175,15 @@ pub fn install(dir: &Path, state: &DeviceState) -> Result<(), CgroupError> {
         .into();
     let old = attached(&cgroup, dir)?;
     let prog = load(&program(state), dir)?;
-    let mut attr = AttachAttr {
-        target_fd: cgroup.as_raw_fd() as u32,
-        attach_bpf_fd: prog.as_raw_fd() as u32,
-        attach_type: BPF_CGROUP_DEVICE,
-        attach_flags: BPF_F_ALLOW_MULTI,
-        ..AttachAttr::default()
-    };
-    bpf(BPF_PROG_ATTACH, &mut attr).map_err(|e| syscall_error("bpf(BPF_PROG_ATTACH)", dir, e))?;
+    bpf::prog_attach(
+        cgroup.as_fd(),
+        prog.as_fd(),
+        BPF_CGROUP_DEVICE,
+        BPF_F_ALLOW_MULTI,
+    )
+    .map_err(|e| syscall_error("bpf(BPF_PROG_ATTACH)", dir, e))?;
     for old_prog in old {
-        let mut attr = AttachAttr {
-            target_fd: cgroup.as_raw_fd() as u32,
-            attach_bpf_fd: old_prog.as_raw_fd() as u32,
-            attach_type: BPF_CGROUP_DEVICE,
-            ..AttachAttr::default()
-        };
-        bpf(BPF_PROG_DETACH, &mut attr)
+        bpf::prog_detach(cgroup.as_fd(), old_prog.as_fd(), BPF_CGROUP_DEVICE)
             .map_err(|e| syscall_error("bpf(BPF_PROG_DETACH)", dir, e))?;
     }
     Ok(())

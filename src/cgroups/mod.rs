@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Control groups: put the container in its cgroup, limit it, freeze it, count it, remove it.
 //!
 //! Written directly on the cgroupfs files (no library), with as few syscalls as the job needs.

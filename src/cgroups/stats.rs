@@ -297,9 +297,8 @@ impl StatsReader<'_> {
                         .collect();
                 }
                 let ticks = self.keyed("cpuacct", "cpuacct.stat")?;
-                // SAFETY: sysconf has no memory effects; it only reads a constant.
-                let hz = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
-                    n if n > 0 => n as u64,
+                let hz = match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+                    Ok(Some(n)) if n > 0 => n as u64,
                     _ => 100,
                 };
                 let ns = |k: &str| ticks.get(k).copied().unwrap_or(0) * 1_000_000_000 / hz;

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Containers: the [`Container`] type with create, start, kill, delete, exec, pause, resume and
 //! update, the one table of what each status allows ([`operation`]), and the state directory
 //! they keep under `--root` ([`dir`], [`state`]).

@@ -13,6 +13,8 @@
 //! is a real procfs, or else every number below RLIMIT_NOFILE is tried, and each is closed or
 //! marked with fcntl(F_SETFD).
 
+use crate::sys;
+use nix::fcntl::FdFlag;
 use std::os::fd::{AsRawFd, RawFd};
 
 /// The ranges of fds at or above `first` that are not in `keep`, as (from, to) inclusive.
@@ -42,21 +44,12 @@ fn unavailable(e: nix::Error) -> bool {
     )
 }
 
-fn close_range(from: u32, to: u32, flags: u32) -> Result<(), nix::Error> {
-    // SAFETY: close_range only closes (or flags) this process's own fds in the range; the
-    // callers never use or drop an owned fd in the closed ranges afterwards.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, from, to, flags) };
-    if rc != 0 {
-        return Err(nix::Error::last());
-    }
-    Ok(())
-}
-
-/// Close every fd from `first` on except those in `keep`.
+/// Close every fd from `first` on except those in `keep`. The caller holds no `OwnedFd` it
+/// still uses from `first` on outside `keep`.
 pub fn close_all_but(first: RawFd, keep: &[RawFd]) -> Result<(), nix::Error> {
     let ranges = ranges_to_close(first, keep);
     for &(from, to) in &ranges {
-        match close_range(from, to, 0) {
+        match sys::fd::close_range(from, to, false) {
             Ok(()) => {}
             Err(e) if unavailable(e) => return close_all_but_slowly(first, keep),
             Err(e) => return Err(e),
@@ -67,7 +60,7 @@ pub fn close_all_but(first: RawFd, keep: &[RawFd]) -> Result<(), nix::Error> {
 
 /// Mark every fd from `first` on close-on-exec.
 pub fn cloexec_from(first: RawFd) -> Result<(), nix::Error> {
-    match close_range(first as u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) {
+    match sys::fd::close_range(first as u32, u32::MAX, true) {
         Ok(()) => Ok(()),
         Err(e) if unavailable(e) => cloexec_from_slowly(first),
         Err(e) => Err(e),
@@ -78,9 +71,9 @@ pub fn cloexec_from(first: RawFd) -> Result<(), nix::Error> {
 pub fn close_all_but_slowly(first: RawFd, keep: &[RawFd]) -> Result<(), nix::Error> {
     for fd in open_fds(first)? {
         if !keep.contains(&fd) {
-            // SAFETY: as for close_range above: the fd is this process's and nothing uses it
-            // afterwards. EBADF (already closed) is fine.
-            unsafe { libc::close(fd) };
+            // As for close_range: nothing uses the fd afterwards. EBADF (already closed) is
+            // fine.
+            let _ = nix::unistd::close(fd);
         }
     }
     Ok(())
@@ -89,11 +82,10 @@ pub fn close_all_but_slowly(first: RawFd, keep: &[RawFd]) -> Result<(), nix::Err
 /// cloexec_from without close_range.
 pub fn cloexec_from_slowly(first: RawFd) -> Result<(), nix::Error> {
     for fd in open_fds(first)? {
-        // SAFETY: F_GETFD/F_SETFD only read and change a flag of the fd number.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
-            // SAFETY: as above.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+        if let Ok(flags) = sys::fd::flags(fd) {
+            if !flags.contains(FdFlag::FD_CLOEXEC) {
+                let _ = sys::fd::set_flags(fd, flags | FdFlag::FD_CLOEXEC);
+            }
         }
     }
     Ok(())
@@ -108,9 +100,9 @@ fn open_fds(first: RawFd) -> Result<Vec<RawFd>, nix::Error> {
     let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
     // An fd may sit above a lowered soft limit, never above the hard one (nr_open at most).
     let end = hard.min(soft.max(1 << 20)).min(RawFd::MAX as u64) as RawFd;
-    // SAFETY: F_GETFD only reads a flag of the fd number; EBADF says it is not open.
+    // F_GETFD fails with EBADF where nothing is open.
     Ok((first..end)
-        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+        .filter(|&fd| sys::fd::flags(fd).is_ok())
         .collect())
 }
 
@@ -153,15 +145,14 @@ mod tests {
     /// An fd opened without O_CLOEXEC, at a number far above what the test harness uses.
     fn inheritable_fd(at: RawFd) -> RawFd {
         let f = std::fs::File::open("/dev/null").unwrap();
-        // SAFETY: F_DUPFD makes a new fd (without FD_CLOEXEC) that this test owns.
-        let fd = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD, at) };
+        // F_DUPFD makes a new fd (without FD_CLOEXEC) that this test owns.
+        let fd = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_DUPFD(at)).unwrap();
         assert!(fd >= at);
         fd
     }
 
     fn cloexec(fd: RawFd) -> bool {
-        // SAFETY: F_GETFD only reads a flag.
-        unsafe { libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC != 0 }
+        sys::fd::flags(fd).unwrap().contains(FdFlag::FD_CLOEXEC)
     }
 
     #[test]
@@ -173,10 +164,10 @@ mod tests {
         assert!(cloexec(fd));
         let other = inheritable_fd(950);
         close_all_but_slowly(900, &[fd]).unwrap();
-        // SAFETY: F_GETFD only reads a flag; EBADF says the fd was closed.
-        assert!(unsafe { libc::fcntl(other, libc::F_GETFD) } < 0);
+        // EBADF says the fd was closed.
+        assert!(sys::fd::flags(other).is_err());
         assert!(cloexec(fd));
-        // SAFETY: the test owns fd and closes it once.
-        unsafe { libc::close(fd) };
+        // The test owns fd and closes it once.
+        nix::unistd::close(fd).unwrap();
     }
 }

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Starting the container's init: parent -> stage-1 -> stage-2 (the init).
 //!
 //! rrun forks instead of re-executing itself (runc re-executes only because of Go's runtime):
@@ -24,10 +25,11 @@ use crate::cgroups::CgroupMount;
 use crate::namespaces::NamespacePlan;
 use crate::process::caps::CapPlan;
 use crate::spec::Bundle;
+use crate::sys;
 use error::{AtStep, ParentError, StageError, Step};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
 use oci_spec::runtime::LinuxIdMapping;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -198,24 +200,18 @@ pub fn launch(plan: &InitPlan, parent: &mut dyn ParentSide) -> Result<i32, InitE
     // Become the subreaper so that the init, orphaned when stage-1 exits, is our child: we can
     // then reap it on failure, and `run` can wait for it.
     let _ = nix::sys::prctl::set_child_subreaper(true);
-    // SAFETY: rrun is single-threaded here; the child only continues with plain Rust code and
-    // ends in _exit.
-    let stage1_pid = match unsafe { fork() }.map_err(InitError::Fork)? {
-        ForkResult::Child => {
-            drop(parent_end);
-            let code = match stage1::run(plan, child_end.as_fd()) {
-                Ok(()) => 0,
-                Err(error) => {
-                    let _ = send_msg(child_end.as_fd(), &Message::Error { error });
-                    1
-                }
-            };
-            // SAFETY: _exit skips atexit handlers and buffered-output flushing of the parent's
-            // copies, which belong to the parent.
-            unsafe { libc::_exit(code) }
-        }
-        ForkResult::Parent { child } => child.as_raw(),
-    };
+    // rrun is single-threaded here (see fork_child); stage-1 closes the parent's end of the
+    // socket first and ends in _exit.
+    let (stage1_pid, parent_end) =
+        sys::process::fork_child(parent_end, || match stage1::run(plan, child_end.as_fd()) {
+            Ok(()) => 0,
+            Err(error) => {
+                let _ = send_msg(child_end.as_fd(), &Message::Error { error });
+                1
+            }
+        })
+        .map_err(InitError::Fork)?;
+    let stage1_pid = stage1_pid.as_raw();
     drop(child_end);
     let mut children = Children {
         stage1: stage1_pid,

@@ -4,7 +4,8 @@ use super::error::{AtStep, StageError, Step};
 use super::sync::{send_msg, Message};
 use super::{stage2, wait_for, InitPlan};
 use crate::namespaces::{self, clone_flag};
-use nix::unistd::{fork, ForkResult, Gid, Uid};
+use crate::sys;
+use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::os::fd::BorrowedFd;
 
@@ -65,28 +66,25 @@ pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<(), StageError> {
     if plan.ns.creates(LinuxNamespaceType::Time) {
         write_time_offsets(plan)?;
     }
-    // SAFETY: single-threaded; the child runs the init and ends in exec or _exit.
-    match unsafe { fork() }.within(Step::Fork, "fork the container init")? {
-        ForkResult::Child => {
-            let err = stage2::run(plan, sock);
-            // stage2::run returns only on failure. After `Ready` nobody reads the socket any
-            // more: the container's stderr is then the only place left to say why.
-            if send_msg(sock, &Message::Error { error: err.clone() }).is_err() {
-                eprintln!("rrun: container init: {err}");
-            }
-            // SAFETY: leaves without running the parent's atexit handlers.
-            unsafe { libc::_exit(1) }
+    // Single-threaded, as the parent that forked us (see fork_child); the child runs the init
+    // and ends in exec or _exit.
+    let (child, ()) = sys::process::fork_child((), || {
+        let err = stage2::run(plan, sock);
+        // stage2::run returns only on failure. After `Ready` nobody reads the socket any
+        // more: the container's stderr is then the only place left to say why.
+        if send_msg(sock, &Message::Error { error: err.clone() }).is_err() {
+            eprintln!("rrun: container init: {err}");
         }
-        ForkResult::Parent { child } => {
-            crate::faults::point("stage1:forked");
-            send_msg(
-                sock,
-                &Message::Stage2Started {
-                    pid: child.as_raw(),
-                },
-            )
-            .step(Step::Sync)?;
-            Ok(())
-        }
-    }
+        1
+    })
+    .within(Step::Fork, "fork the container init")?;
+    crate::faults::point("stage1:forked");
+    send_msg(
+        sock,
+        &Message::Stage2Started {
+            pid: child.as_raw(),
+        },
+    )
+    .step(Step::Sync)?;
+    Ok(())
 }

@@ -10,6 +10,7 @@ use crate::container::state::{OciState, Status};
 use crate::hooks::{self, Kind};
 use crate::process::{exec, rlimits, sched, user};
 use crate::rootfs::{self, RootfsContext};
+use crate::sys;
 use oci_spec::runtime::LinuxNamespaceType;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
@@ -22,35 +23,22 @@ fn state_json(plan: &InitPlan, pid: i32, status: Status) -> Vec<u8> {
 /// Join a new session keyring named after the container (as runc does), so containers do
 /// not share the host's session keyring.
 fn join_session_keyring(id: &str) -> Result<(), StageError> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
-    const KEYCTL_SETPERM: libc::c_int = 5;
     let name = std::ffi::CString::new(format!("_ses.{id}")).expect("id has no NUL");
-    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads the NUL-terminated name only.
-    let key =
-        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if key < 0 {
-        let e = nix::Error::last();
-        if e == nix::Error::ENOSYS {
-            return Ok(());
+    let key = match sys::keyring::join_session_keyring(&name) {
+        Ok(key) => key,
+        Err(nix::Error::ENOSYS) => return Ok(()),
+        Err(e) => {
+            return Err(StageError::within(
+                Step::Keyring,
+                "join session keyring",
+                &e,
+            ))
         }
-        return Err(StageError::within(
-            Step::Keyring,
-            "join session keyring",
-            &e,
-        ));
-    }
+    };
     // Possessor and user: all; group: view (runc's permissions for the new keyring).
     let perm: u32 = 0x3f3f_0000 | 0x0008_0000;
-    // SAFETY: keyctl(SETPERM, key, perm) takes two integers.
-    if unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, key, perm) } < 0 {
-        let e = nix::Error::last();
-        return Err(StageError::within(
-            Step::Keyring,
-            "set session keyring permissions",
-            &e,
-        ));
-    }
-    Ok(())
+    sys::keyring::set_permissions(key, perm)
+        .map_err(|e| StageError::within(Step::Keyring, "set session keyring permissions", &e))
 }
 
 /// The host pid of this process, read before pivot_root through the host's /proc.
@@ -274,15 +262,8 @@ fn setup_container(
                 "unable to set domainname without a private UTS namespace",
             ));
         }
-        // SAFETY: setdomainname reads `len` bytes of the given buffer.
-        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
-            let e = nix::Error::last();
-            return Err(StageError::within(
-                Step::Hostname,
-                &format!("setdomainname {d:?}"),
-                &e,
-            ));
-        }
+        sys::uts::setdomainname(d)
+            .map_err(|e| StageError::within(Step::Hostname, &format!("setdomainname {d:?}"), &e))?;
     }
     // The working directory is created as root (runc does so for the container's process),
     // before root.readonly makes the root read-only (issue 16: a missing cwd under a read-only

@@ -95,15 +95,12 @@ impl CapPlan {
     /// Drop from the bounding set what the config does not list (needs CAP_SETPCAP).
     pub fn apply_bounding(&self) -> Result<(), CapsError> {
         for cap in self.supported.difference(&self.bounding) {
-            // SAFETY: PR_CAPBSET_DROP takes the capability number; it only changes our sets.
-            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap.index() as libc::c_ulong, 0, 0, 0) }
-                != 0
-            {
-                return Err(CapsError::Drop {
+            crate::sys::caps::drop_from_bounding_set(cap.index()).map_err(|source| {
+                CapsError::Drop {
                     cap: cap.to_string(),
-                    source: nix::Error::last(),
-                });
-            }
+                    source,
+                }
+            })?;
         }
         Ok(())
     }

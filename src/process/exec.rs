@@ -134,8 +134,7 @@ pub fn prepare_inheritance(preserve: u32) -> Result<(), nix::Error> {
     for fd in 3..3 + preserve as i32 {
         // A preserved fd must survive the exec: clear its close-on-exec flag. A number that is
         // not open just fails with EBADF, which is fine.
-        // SAFETY: F_SETFD only changes a flag of the fd number, open or not.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        let _ = crate::sys::fd::set_flags(fd, nix::fcntl::FdFlag::empty());
     }
     crate::init::fds::cloexec_from(3 + preserve as i32)?;
     nix::sys::signal::sigprocmask(
@@ -149,43 +148,18 @@ pub fn prepare_inheritance(preserve: u32) -> Result<(), nix::Error> {
 /// Give SIGPIPE (which the Rust runtime ignores, and an ignored signal stays ignored across
 /// execve) back its default disposition.
 pub fn restore_sigpipe() -> Result<(), nix::Error> {
-    // SAFETY: restoring the default disposition of SIGPIPE installs no handler.
-    unsafe {
-        nix::sys::signal::signal(
-            nix::sys::signal::SIGPIPE,
-            nix::sys::signal::SigHandler::SigDfl,
-        )?
-    };
-    Ok(())
+    crate::sys::signal::set_default_disposition(nix::sys::signal::SIGPIPE)
 }
 
 /// After the switch to the container's user: may that user execute `path`? look_path ran as
 /// root before the seccomp filter; this keeps runc's create-time "permission denied" for a
 /// program the user may not run. faccessat2 (which runc also calls here), else access.
 pub fn check_user_may_execute(path: &CString) -> Result<(), nix::Error> {
-    // SAFETY: faccessat2 only reads the NUL-terminated path.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_faccessat2,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::X_OK,
-            0,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    match nix::Error::last() {
-        nix::Error::ENOSYS | nix::Error::EPERM => {
-            // SAFETY: access only reads the NUL-terminated path.
-            if unsafe { libc::access(path.as_ptr(), libc::X_OK) } == 0 {
-                Ok(())
-            } else {
-                Err(nix::Error::last())
-            }
+    match crate::sys::fs::faccessat2(path, AccessFlags::X_OK) {
+        Err(nix::Error::ENOSYS | nix::Error::EPERM) => {
+            nix::unistd::access(path.as_c_str(), AccessFlags::X_OK)
         }
-        e => Err(e),
+        r => r,
     }
 }
 

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The container process's own setup, shared by the init and `exec`: credentials,
 //! capabilities, rlimits, the executable lookup and the final execve.
 

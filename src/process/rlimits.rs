@@ -1,5 +1,6 @@
 //! `process.rlimits` -> setrlimit(2).
 
+use nix::sys::resource::Resource;
 use oci_spec::runtime::{PosixRlimit, PosixRlimitType};
 
 #[derive(Debug, thiserror::Error)]
@@ -11,45 +12,39 @@ pub struct RlimitError {
     pub source: nix::Error,
 }
 
-pub fn resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+pub fn resource(t: PosixRlimitType) -> Resource {
     use PosixRlimitType::*;
     match t {
-        RlimitCpu => libc::RLIMIT_CPU,
-        RlimitFsize => libc::RLIMIT_FSIZE,
-        RlimitData => libc::RLIMIT_DATA,
-        RlimitStack => libc::RLIMIT_STACK,
-        RlimitCore => libc::RLIMIT_CORE,
-        RlimitRss => libc::RLIMIT_RSS,
-        RlimitNproc => libc::RLIMIT_NPROC,
-        RlimitNofile => libc::RLIMIT_NOFILE,
-        RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        RlimitAs => libc::RLIMIT_AS,
-        RlimitLocks => libc::RLIMIT_LOCKS,
-        RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        RlimitNice => libc::RLIMIT_NICE,
-        RlimitRtprio => libc::RLIMIT_RTPRIO,
-        RlimitRttime => libc::RLIMIT_RTTIME,
+        RlimitCpu => Resource::RLIMIT_CPU,
+        RlimitFsize => Resource::RLIMIT_FSIZE,
+        RlimitData => Resource::RLIMIT_DATA,
+        RlimitStack => Resource::RLIMIT_STACK,
+        RlimitCore => Resource::RLIMIT_CORE,
+        RlimitRss => Resource::RLIMIT_RSS,
+        RlimitNproc => Resource::RLIMIT_NPROC,
+        RlimitNofile => Resource::RLIMIT_NOFILE,
+        RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        RlimitAs => Resource::RLIMIT_AS,
+        RlimitLocks => Resource::RLIMIT_LOCKS,
+        RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        RlimitNice => Resource::RLIMIT_NICE,
+        RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        RlimitRttime => Resource::RLIMIT_RTTIME,
     }
 }
 
 /// Set every rlimit of the config on the calling process.
 pub fn apply(limits: &[PosixRlimit]) -> Result<(), RlimitError> {
     for l in limits {
-        let r = libc::rlimit {
-            rlim_cur: l.soft(),
-            rlim_max: l.hard(),
-        };
-        // SAFETY: setrlimit reads a fully initialised rlimit struct.
-        let rc = unsafe { libc::setrlimit(resource(l.typ()), &r) };
-        if rc != 0 {
-            return Err(RlimitError {
+        nix::sys::resource::setrlimit(resource(l.typ()), l.soft(), l.hard()).map_err(|source| {
+            RlimitError {
                 typ: l.typ().to_string(),
                 soft: l.soft(),
                 hard: l.hard(),
-                source: nix::Error::last(),
-            });
-        }
+                source,
+            }
+        })?;
     }
     Ok(())
 }

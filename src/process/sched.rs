@@ -1,6 +1,9 @@
 //! `process.scheduler`, `process.ioPriority` and `linux.personality`: attributes of the
 //! container process set by its init before exec (and inherited through it).
 
+use crate::sys;
+use crate::sys::sched::{SchedAttr, SCHED_ATTR_SIZE};
+use nix::sys::personality::Persona;
 use oci_spec::runtime::{
     IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
     LinuxSchedulerPolicy, Scheduler,
@@ -16,22 +19,6 @@ pub enum SchedError {
     },
     #[error("linux.personality.flags {0:?}: no personality flags are defined by the runtime-spec")]
     PersonalityFlags(Vec<String>),
-}
-
-/// The kernel's `struct sched_attr` (linux/sched/types.h), version with utilization clamps.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SchedAttr {
-    pub size: u32,
-    pub policy: u32,
-    pub flags: u64,
-    pub nice: i32,
-    pub priority: u32,
-    pub runtime: u64,
-    pub deadline: u64,
-    pub period: u64,
-    pub util_min: u32,
-    pub util_max: u32,
 }
 
 pub fn sched_attr(s: &Scheduler) -> SchedAttr {
@@ -57,7 +44,7 @@ pub fn sched_attr(s: &Scheduler) -> SchedAttr {
         }
     });
     SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
+        size: SCHED_ATTR_SIZE,
         policy,
         flags,
         nice: s.nice().unwrap_or(0),
@@ -71,17 +58,11 @@ pub fn sched_attr(s: &Scheduler) -> SchedAttr {
 }
 
 pub fn apply_scheduler(s: &Scheduler) -> Result<(), SchedError> {
-    let attr = sched_attr(s);
-    // SAFETY: sched_setattr(0, attr, 0) reads `attr.size` bytes of a fully initialised struct.
-    let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
-    if rc != 0 {
-        return Err(SchedError::Sys {
-            syscall: "sched_setattr",
-            what: format!("policy {}", s.policy()),
-            source: nix::Error::last(),
-        });
-    }
-    Ok(())
+    sys::sched::sched_setattr(&sched_attr(s)).map_err(|source| SchedError::Sys {
+        syscall: "sched_setattr",
+        what: format!("policy {}", s.policy()),
+        source,
+    })
 }
 
 /// The value ioprio_set takes: class in the top bits, level below.
@@ -95,35 +76,30 @@ pub fn ioprio_value(p: &LinuxIOPriority) -> i64 {
 }
 
 pub fn apply_io_priority(p: &LinuxIOPriority) -> Result<(), SchedError> {
-    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
-    // SAFETY: ioprio_set takes three integers.
-    let rc = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, ioprio_value(p)) };
-    if rc != 0 {
-        return Err(SchedError::Sys {
-            syscall: "ioprio_set",
-            what: format!("{} level {}", p.class(), p.priority()),
-            source: nix::Error::last(),
-        });
-    }
-    Ok(())
+    sys::sched::ioprio_set(ioprio_value(p)).map_err(|source| SchedError::Sys {
+        syscall: "ioprio_set",
+        what: format!("{} level {}", p.class(), p.priority()),
+        source,
+    })
 }
 
 pub fn apply_personality(p: &LinuxPersonality) -> Result<(), SchedError> {
     if let Some(f) = p.flags().as_ref().filter(|f| !f.is_empty()) {
         return Err(SchedError::PersonalityFlags(f.clone()));
     }
+    // PER_LINUX and PER_LINUX32 (linux/personality.h): execution domains, not the flags nix
+    // names, hence the raw bits.
     let persona = match p.domain() {
         LinuxPersonalityDomain::PerLinux => 0x0000,
         LinuxPersonalityDomain::PerLinux32 => 0x0008,
     };
-    // SAFETY: personality(2) takes one integer.
-    if unsafe { libc::personality(persona) } == -1 {
-        return Err(SchedError::Sys {
+    nix::sys::personality::set(Persona::from_bits_retain(persona)).map_err(|source| {
+        SchedError::Sys {
             syscall: "personality",
             what: p.domain().to_string(),
-            source: nix::Error::last(),
-        });
-    }
+            source,
+        }
+    })?;
     Ok(())
 }
 

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Parsers of the `/proc` files rrun reads: [`mountinfo`] (the mount table of a process) and
 //! [`stat`] (a process's state and start time).
 //!

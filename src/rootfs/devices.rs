@@ -5,11 +5,13 @@
 
 use super::resolve::{fd_path, Root};
 use super::RootfsError;
+use nix::fcntl::AtFlags;
 use nix::mount::{mount, MsFlags};
-use nix::sys::stat::SFlag;
+use nix::sys::stat::{fchmodat, mknodat, FchmodatFlags, Mode, SFlag};
+use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 /// A device node to create.
@@ -103,6 +105,11 @@ fn existing(dir: &std::os::fd::OwnedFd, name: &CString) -> Option<(u32, u64)> {
     Some((st.st_mode & libc::S_IFMT, st.st_rdev))
 }
 
+/// The permission bits of a node (mknod applies the umask to them; set_mode_owner does not).
+fn permissions(dev: &DeviceNode) -> Mode {
+    Mode::from_bits_retain(dev.mode & 0o7777)
+}
+
 /// Create one device node (or bind the host's when mknod is refused). With `replace`, whatever
 /// is at the path goes (the default devices); otherwise a node already there must be the one
 /// asked for (linux.devices: the runtime-spec requires an error on a mismatch).
@@ -112,8 +119,8 @@ pub fn create(root: &Root, dev: &DeviceNode, replace: bool) -> Result<(), Rootfs
     match existing(&dir, &name) {
         None => {}
         Some(_) if replace => {
-            // SAFETY: unlinkat on a single component relative to a resolved directory fd.
-            unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
+            // A single component relative to the resolved directory fd.
+            let _ = unlinkat(&dir, name.as_c_str(), UnlinkatFlags::NoRemoveDir);
         }
         Some((kind, rdev)) if kind == dev.kind.bits() && rdev == devno => {
             return set_mode_owner(&dir, &name, dev);
@@ -124,11 +131,8 @@ pub fn create(root: &Root, dev: &DeviceNode, replace: bool) -> Result<(), Rootfs
             })
         }
     }
-    let mode = dev.kind.bits() | (dev.mode & 0o7777);
-    // SAFETY: mknodat creates a node named by one component inside the resolved directory.
-    let rc = unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, devno) };
-    if rc != 0 {
-        let err = nix::Error::last();
+    // The node is named by one component inside the resolved directory.
+    if let Err(err) = mknodat(&dir, name.as_c_str(), dev.kind, permissions(dev), devno) {
         if err != nix::Error::EPERM || dev.kind == SFlag::S_IFIFO {
             return Err(RootfsError::Device {
                 op: "mknod",
@@ -147,25 +151,26 @@ fn set_mode_owner(
     name: &CString,
     dev: &DeviceNode,
 ) -> Result<(), RootfsError> {
-    // SAFETY: fchmodat/fchownat on one component relative to the directory fd.
-    let rc = unsafe {
-        libc::fchmodat(dir.as_raw_fd(), name.as_ptr(), dev.mode & 0o7777, 0)
-            | libc::fchownat(
-                dir.as_raw_fd(),
-                name.as_ptr(),
-                dev.uid,
-                dev.gid,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-    };
-    if rc != 0 {
-        return Err(RootfsError::Device {
-            op: "chmod/chown",
-            path: dev.path.clone(),
-            source: nix::Error::last(),
-        });
-    }
-    Ok(())
+    // One component relative to the directory fd. Both are tried; the error is chown's if
+    // both fail.
+    let chmod = fchmodat(
+        dir,
+        name.as_c_str(),
+        permissions(dev),
+        FchmodatFlags::FollowSymlink,
+    );
+    let chown = fchownat(
+        dir,
+        name.as_c_str(),
+        Some(Uid::from_raw(dev.uid)),
+        Some(Gid::from_raw(dev.gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    );
+    chown.and(chmod).map_err(|source| RootfsError::Device {
+        op: "chmod/chown",
+        path: dev.path.clone(),
+        source,
+    })
 }
 
 /// The host's node at the same path, bound onto an empty file (named in errors as the mount
@@ -192,19 +197,14 @@ fn bind_host_device(root: &Root, dev: &DeviceNode) -> Result<(), RootfsError> {
 /// Create the symlink `path` -> `target` inside the root (replacing what is there).
 pub fn symlink_in_root(root: &Root, target: &str, path: &Path) -> Result<(), RootfsError> {
     let (dir, name) = parent_and_name(root, path)?;
-    let t = CString::new(target).expect("link target without NUL");
-    // SAFETY: single component operations relative to the resolved directory fd.
-    unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
-    // SAFETY: as above.
-    let rc = unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), name.as_ptr()) };
-    if rc != 0 {
-        return Err(RootfsError::Device {
-            op: "symlink",
-            path: path.to_path_buf(),
-            source: nix::Error::last(),
-        });
-    }
-    Ok(())
+    // Single component operations relative to the resolved directory fd (a target with a NUL
+    // byte is EINVAL).
+    let _ = unlinkat(&dir, name.as_c_str(), UnlinkatFlags::NoRemoveDir);
+    symlinkat(target, &dir, name.as_c_str()).map_err(|source| RootfsError::Device {
+        op: "symlink",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// /dev/fd, /dev/stdin, /dev/stdout, /dev/stderr, /dev/core (where the host has /proc/kcore)

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The container's file system view, set up by the init inside its new mount namespace:
 //!
 //! 1. [`prepare`]: propagation of `/`, the rootfs bind-mounted on itself, every config mount,

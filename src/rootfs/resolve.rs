@@ -8,7 +8,7 @@
 //! a joined string, so a symlink swapped in after the check cannot redirect them either.
 
 use std::ffi::{CString, OsStr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -104,36 +104,23 @@ pub fn openat2(
     mode: u32,
     resolve: u64,
 ) -> std::io::Result<OwnedFd> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
     let c = cstr(path)?;
-    // SAFETY: open_how is plain integers; all-zero is its documented "no options" value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
-        mode as u64
+    let mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+        mode
     } else {
         0
     };
-    how.resolve = resolve;
+    let how = OpenHow::new()
+        .flags(OFlag::from_bits_retain(flags | libc::O_CLOEXEC))
+        .mode(nix::sys::stat::Mode::from_bits_retain(mode))
+        .resolve(ResolveFlag::from_bits_retain(resolve));
     loop {
-        // SAFETY: `c` is a valid NUL-terminated string and `how` a fully initialised open_how
-        // whose size we pass; the returned fd is owned by us alone.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: the kernel just returned this fd to us.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-        }
-        let err = std::io::Error::last_os_error();
-        // openat2 returns EAGAIN when a rename raced the walk: retry, as the man page says.
-        if err.raw_os_error() != Some(libc::EAGAIN) {
-            return Err(err);
+        match nix::fcntl::openat2(dirfd, c.as_c_str(), how) {
+            Ok(fd) => return Ok(fd),
+            // openat2 returns EAGAIN when a rename raced the walk: retry, as the man page says.
+            Err(nix::Error::EAGAIN) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -262,14 +249,14 @@ impl Root {
         while let Some(name) = todo.pop() {
             let next = so_far.join(&name);
             let c = cstr(Path::new(&name)).map_err(|e| self.err("mkdirat", &next, e))?;
-            // SAFETY: `cur` is a valid directory fd, `c` a NUL-terminated single component
-            // (no `/`), so the new directory is created inside `cur`.
-            let r = unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), mode) };
-            if r != 0 {
-                let e = std::io::Error::last_os_error();
-                if e.raw_os_error() != Some(libc::EEXIST) {
-                    return Err(self.err("mkdirat", &next, e));
-                }
+            // `c` is a single component (no `/`), so the new directory is made inside `cur`.
+            match nix::sys::stat::mkdirat(
+                &cur,
+                c.as_c_str(),
+                nix::sys::stat::Mode::from_bits_retain(mode),
+            ) {
+                Ok(()) | Err(nix::Error::EEXIST) => {}
+                Err(e) => return Err(self.err("mkdirat", &next, e.into())),
             }
             // Made by us or there already: it must resolve (inside the root) to a directory.
             match openat2_in_root(self.fd.as_fd(), &next, flags, 0) {

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! config.json's `linux.seccomp`: the parent compiles the profile to a BPF program with
 //! libseccomp before the fork ([`Filter::compile`], so a bad profile fails `create` before
 //! anything exists); the init only installs that program ([`Filter::load`], one seccomp(2)
@@ -8,10 +9,10 @@ mod translate;
 
 pub use features::features;
 
+use crate::sys::seccomp::FilterLoad;
 use libseccomp::{ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::LinuxSeccomp;
 use std::io::{Read, Seek};
-use std::os::fd::{FromRawFd, OwnedFd};
 
 /// The kernel's limit on the length of a classic BPF program (BPF_MAXINSNS).
 const MAX_INSTRUCTIONS: usize = 4096;
@@ -152,28 +153,11 @@ impl Filter {
     /// Install the filter on the calling process (thread). Without no_new_privs set, this
     /// needs CAP_SYS_ADMIN (in the process's user namespace).
     pub fn load(&self) -> Result<(), SeccompError> {
-        let prog = libc::sock_fprog {
-            // compile() keeps the length within MAX_INSTRUCTIONS.
-            len: self.program.len() as libc::c_ushort,
-            filter: self.program.as_ptr().cast_mut(),
-        };
-        // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER) only reads `prog` and the `len`
-        // instructions it points to, both alive for the call.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                self.flags,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        match rc {
-            0 => Ok(()),
-            rc if rc < 0 => Err(SeccompError::Load {
-                source: nix::Error::last(),
-            }),
-            // With TSYNC, a positive result is the id of a thread that could not follow.
-            tid => Err(SeccompError::Tsync { tid }),
+        // compile() keeps the length within MAX_INSTRUCTIONS.
+        match crate::sys::seccomp::set_mode_filter(self.flags, &self.program) {
+            Ok(FilterLoad::Installed) => Ok(()),
+            Ok(FilterLoad::TsyncFailed { tid }) => Err(SeccompError::Tsync { tid }),
+            Err(source) => Err(SeccompError::Load { source }),
         }
     }
 }
@@ -181,13 +165,8 @@ impl Filter {
 /// libseccomp's BPF program for the filter, read back from a memfd it was written to.
 fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SeccompError> {
     let read_back = |step| move |source| SeccompError::ReadBack { step, source };
-    // SAFETY: memfd_create reads the NUL-terminated name only.
-    let fd = unsafe { libc::memfd_create(c"rrun-seccomp".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(read_back("memfd_create")(std::io::Error::last_os_error()));
-    }
-    // SAFETY: fd was just created and is owned by nothing else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = nix::sys::memfd::memfd_create(c"rrun-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .map_err(|e| read_back("memfd_create")(e.into()))?;
     ctx.export_bpf(&fd)
         .map_err(|source| SeccompError::Export { source })?;
     let mut file = std::fs::File::from(fd);

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Loading and validating a bundle's config.json, once, before anything is created.
 //!
 //! Everything that can be checked without side effects is checked here, so that a bad config

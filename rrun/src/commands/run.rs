@@ -8,7 +8,7 @@ use librrun::container::{Console, Container, Created};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 #[derive(clap::Args, Debug)]
@@ -85,11 +85,8 @@ impl Drop for RawTerminal {
 }
 
 fn copy_size_to(master: &OwnedFd) {
-    // SAFETY: winsize is four integers; zero is a valid value for each.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ writes a winsize to the pointer we pass.
-    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } == 0 {
-        let _ = librrun::tty::set_size(master.as_raw_fd(), ws.ws_row, ws.ws_col);
+    if let Ok((rows, cols)) = librrun::sys::tty::window_size(std::io::stdin().as_fd()) {
+        let _ = librrun::tty::set_size(master.as_fd(), rows, cols);
     }
 }
 
@@ -190,8 +187,8 @@ pub(super) fn supervise(init: i32, sfd: &SignalFd, pty: Option<&OwnedFd>) -> Res
         } else if sig == libc::SIGWINCH && pty.is_some() {
             copy_size_to(pty.expect("checked"));
         } else {
-            // SAFETY: forwarding a signal to the container's init.
-            unsafe { libc::kill(init, sig) };
+            // Forwarded to the container's init (real-time signals too).
+            let _ = librrun::signals::send(init, sig);
         }
     }
 }
