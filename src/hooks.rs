@@ -77,8 +77,23 @@ fn read_all(mut f: std::fs::File) -> String {
     s.trim_end().to_string()
 }
 
+/// The environment of a hook whose `env` is absent (runc's rule, and youki's): a
+/// startContainer hook, which runs in the container, gets the container process's; the other
+/// hooks get the runtime's own. A hook with `env` (even an empty list) gets exactly that.
+#[derive(Debug, Clone, Copy)]
+pub enum DefaultEnv<'a> {
+    Runtime,
+    Process(&'a [String]),
+}
+
 /// Run one hook with `state` (the runtime-spec state JSON) on its stdin.
-pub fn run_one(kind: Kind, index: usize, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
+pub fn run_one(
+    kind: Kind,
+    index: usize,
+    hook: &Hook,
+    state: &[u8],
+    default_env: DefaultEnv<'_>,
+) -> Result<(), HookError> {
     let fail = |reason: String, output: String| HookError::Failed {
         kind: kind.name(),
         index,
@@ -91,10 +106,17 @@ pub fn run_one(kind: Kind, index: usize, hook: &Hook, state: &[u8]) -> Result<()
     if let Some((arg0, rest)) = args.split_first() {
         cmd.arg0(arg0).args(rest);
     }
-    cmd.env_clear();
-    for e in hook.env().iter().flatten() {
-        if let Some((k, v)) = e.split_once('=') {
-            cmd.env(k, v);
+    let env: Option<&[String]> = match (hook.env(), default_env) {
+        (Some(env), _) => Some(env),
+        (None, DefaultEnv::Process(env)) => Some(env),
+        (None, DefaultEnv::Runtime) => None,
+    };
+    if let Some(env) = env {
+        cmd.env_clear();
+        for e in env {
+            if let Some((k, v)) = e.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     let out = memfd("hook-stdout").map_err(|e| fail(format!("memfd: {e}"), String::new()))?;
@@ -173,18 +195,28 @@ fn wait_timeout(
 
 /// Run every hook of `kind` even when some fail (poststart, poststop: the runtime-spec has the
 /// lifecycle go on with a warning); returns the failures.
-pub fn run_all_warn(kind: Kind, hooks: &[Hook], state: &[u8]) -> Vec<HookError> {
+pub fn run_all_warn(
+    kind: Kind,
+    hooks: &[Hook],
+    state: &[u8],
+    default_env: DefaultEnv<'_>,
+) -> Vec<HookError> {
     hooks
         .iter()
         .enumerate()
-        .filter_map(|(i, h)| run_one(kind, i, h, state).err())
+        .filter_map(|(i, h)| run_one(kind, i, h, state, default_env).err())
         .collect()
 }
 
 /// Run every hook of `kind` in order; the first failure stops the list.
-pub fn run_all(kind: Kind, hooks: &[Hook], state: &[u8]) -> Result<(), HookError> {
+pub fn run_all(
+    kind: Kind,
+    hooks: &[Hook],
+    state: &[u8],
+    default_env: DefaultEnv<'_>,
+) -> Result<(), HookError> {
     for (i, h) in hooks.iter().enumerate() {
-        run_one(kind, i, h, state)?;
+        run_one(kind, i, h, state, default_env)?;
     }
     Ok(())
 }
@@ -204,7 +236,14 @@ mod tests {
             r#"{{"path":"/bin/sh","args":["sh","-c","cat > {0}; echo \"$FOO\" >> {0}"],"env":["FOO=bar"]}}"#,
             out.display()
         ));
-        run_one(Kind::Prestart, 0, &h, b"{\"id\":\"x\"}\n").unwrap();
+        run_one(
+            Kind::Prestart,
+            0,
+            &h,
+            b"{\"id\":\"x\"}\n",
+            DefaultEnv::Runtime,
+        )
+        .unwrap();
         let got = std::fs::read_to_string(&out).unwrap();
         std::fs::remove_file(&out).unwrap();
         assert_eq!(got, "{\"id\":\"x\"}\nbar\n");
@@ -213,7 +252,7 @@ mod tests {
     #[test]
     fn failure_and_timeout_are_reported() {
         let h = hook(r#"{"path":"/bin/sh","args":["sh","-c","echo oops >&2; exit 3"]}"#);
-        let e = run_one(Kind::CreateRuntime, 1, &h, b"{}")
+        let e = run_one(Kind::CreateRuntime, 1, &h, b"{}", DefaultEnv::Runtime)
             .unwrap_err()
             .to_string();
         assert!(
@@ -223,7 +262,7 @@ mod tests {
             "{e}"
         );
         let h = hook(r#"{"path":"/bin/sleep","args":["sleep","5"],"timeout":1}"#);
-        let e = run_one(Kind::Poststart, 0, &h, b"{}")
+        let e = run_one(Kind::Poststart, 0, &h, b"{}", DefaultEnv::Runtime)
             .unwrap_err()
             .to_string();
         assert!(e.contains("timeout"), "{e}");

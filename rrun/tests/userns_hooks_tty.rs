@@ -278,3 +278,54 @@ fn hook_timeout_holds_with_a_large_state_and_a_hook_that_does_not_read() {
     assert!(took.as_secs() < 20, "create took {took:?}");
     assert!(!r.root.path().join(&id).exists());
 }
+
+/// Issue 25: a hook without `env` gets the runtime's environment, except a startContainer hook,
+/// which runs in the container and gets the container process's (runc's rule); a hook with
+/// `env` gets exactly that.
+#[test]
+fn hooks_without_env_get_runcs_environment() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    b.config["process"]["env"] = json!(["PATH=/bin", "FROM_PROCESS=1"]);
+    let logdir = TempDir::new("rrun-hookenv");
+    let host_log = logdir.path().join("log");
+    let host_log = host_log.to_str().unwrap();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/hooklog", "type": "bind", "source": logdir.path(), "options": ["rbind"]}));
+    let hook = |kind: &str, log: &str| {
+        json!({"path": "/bin/sh", "args": ["sh", "-c",
+            format!("echo {kind} mark=$HOOK_MARK process=$FROM_PROCESS >> {log}")]})
+    };
+    let mut given = hook("given", host_log);
+    given["env"] = json!(["HOOK_MARK=given"]);
+    b.config["hooks"] = json!({
+        "prestart": [hook("prestart", host_log), given],
+        "createRuntime": [hook("createRuntime", host_log)],
+        "createContainer": [hook("createContainer", host_log)],
+        "startContainer": [hook("startContainer", "/hooklog/log")],
+        "poststart": [hook("poststart", host_log)],
+        "poststop": [hook("poststop", host_log)]
+    });
+    b.save();
+    let id = r.id();
+    let out = r
+        .cmd()
+        .env("HOOK_MARK", "runtime")
+        .args(["run", "-b", b.path().to_str().unwrap(), &id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(logdir.path().join("log")).unwrap();
+    assert_eq!(
+        text,
+        "prestart mark=runtime process=\n\
+         given mark=given process=\n\
+         createRuntime mark=runtime process=\n\
+         createContainer mark=runtime process=\n\
+         startContainer mark= process=1\n\
+         poststart mark=runtime process=\n\
+         poststop mark=runtime process=\n"
+    );
+}

@@ -9,7 +9,7 @@ use super::error::ContainerError;
 use super::lifecycle::Container;
 use super::state::{OciState, SavedState, Status};
 use crate::cgroups::{self, Manager};
-use crate::hooks::{self, Kind};
+use crate::hooks::{self, DefaultEnv, Kind};
 use crate::init::error::ParentError;
 use crate::init::{self, InitPlan, Launch, ParentSide};
 use crate::log::Log;
@@ -127,7 +127,12 @@ impl ParentSide for Parent<'_> {
     fn create_hooks(&mut self, pid: i32) -> Result<(), ParentError> {
         let state = self.state_json(pid);
         for kind in [Kind::Prestart, Kind::CreateRuntime] {
-            hooks::run_all(kind, &kind.of(&self.bundle.spec), &state)?;
+            hooks::run_all(
+                kind,
+                &kind.of(&self.bundle.spec),
+                &state,
+                DefaultEnv::Runtime,
+            )?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use super::error::ContainerError;
 use super::operation::{decide, Decision, Operation};
 use super::state::{OciState, SavedState, Status};
 use crate::cgroups::{self, Manager};
-use crate::hooks::{self, Kind};
+use crate::hooks::{self, DefaultEnv, Kind};
 use crate::log::Log;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -129,7 +129,12 @@ impl Container {
         let st = &self.state;
         super::start_fifos::release(&self.dir.path, &|| st.init_alive())?;
         let state = st.oci(Status::Running).to_json();
-        for e in hooks::run_all_warn(Kind::Poststart, &Kind::Poststart.of(&st.config), &state) {
+        for e in hooks::run_all_warn(
+            Kind::Poststart,
+            &Kind::Poststart.of(&st.config),
+            &state,
+            DefaultEnv::Runtime,
+        ) {
             log.warn(&e.to_string());
         }
         Ok(())
@@ -279,7 +284,12 @@ impl Container {
         cg.destroy()?;
         let st = &self.state;
         let state = st.oci(Status::Stopped).to_json();
-        for e in hooks::run_all_warn(Kind::Poststop, &Kind::Poststop.of(&st.config), &state) {
+        for e in hooks::run_all_warn(
+            Kind::Poststop,
+            &Kind::Poststop.of(&st.config),
+            &state,
+            DefaultEnv::Runtime,
+        ) {
             log.warn(&e.to_string());
         }
         self.dir.remove()

@@ -7,7 +7,7 @@ use super::sync::{send_msg, Message};
 use super::{fds, sysctl, wait_for, InitPlan, Launch};
 use crate::container::start_fifos::InitEnds;
 use crate::container::state::{OciState, Status};
-use crate::hooks::{self, Kind};
+use crate::hooks::{self, DefaultEnv, Kind};
 use crate::process::{exec, rlimits, sched, user};
 use crate::rootfs::{self, RootfsContext};
 use crate::sys;
@@ -128,9 +128,16 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         }
         e
     };
-    hooks::run_all(Kind::StartContainer, &start_hooks, &started)
-        .step(Step::Hook)
-        .map_err(&mut report)?;
+    // A startContainer hook without `env` gets the container process's (runc's rule).
+    let process_env = process.env().as_deref().unwrap_or_default();
+    hooks::run_all(
+        Kind::StartContainer,
+        &start_hooks,
+        &started,
+        DefaultEnv::Process(process_env),
+    )
+    .step(Step::Hook)
+    .map_err(&mut report)?;
     load_seccomp(plan, process, Load::BeforeExec).map_err(&mut report)?;
     let e = exec_plan.exec();
     // Tell `start` and the container's stderr why.
@@ -234,6 +241,7 @@ fn setup_container(
         Kind::CreateContainer,
         &Kind::CreateContainer.of(spec),
         &creating,
+        DefaultEnv::Runtime,
     )
     .step(Step::Hook)?;
     // This process is in the container's namespaces already, so these writes change the

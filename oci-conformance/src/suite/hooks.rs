@@ -25,6 +25,8 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config/hooks/prestart-failure-error" => prestart_fails,
         "config/hooks/createRuntime-failure-error" => create_runtime_fails,
         "config/hooks/createContainer-failure-error" => create_container_fails,
+        "config/hooks/startContainer-failure-error" => start_container_fails,
+        "config/hooks/startContainer-process-env" => start_container_env,
         "config/hooks/poststart-failure-continues" => poststart_fails,
         "config/hooks/poststop-failure-continues" => poststop_fails,
         "config/hooks/timeout" => timeout,
@@ -346,6 +348,61 @@ fn create_runtime_fails(ctx: &Ctx) -> Outcome {
 }
 fn create_container_fails(ctx: &Ctx) -> Outcome {
     create_hook_fails(ctx, "createContainer")
+}
+
+/// runtime.md lifecycle step 8: a failing startContainer hook MUST make the runtime generate
+/// an error and stop the container, and the lifecycle continues at delete (so the program does
+/// not run and no poststart hook runs).
+fn start_container_fails(ctx: &Ctx) -> Outcome {
+    let (mut b, log) = hook_bundle(ctx)?;
+    let ran = log.join("program-ran");
+    let poststart = log.join("poststart-ran");
+    b.shell(&format!("touch {}; sleep 100000", ran.display()));
+    add_hook(&mut b, "startContainer", sh_hook("exit 3"));
+    add_hook(
+        &mut b,
+        "poststart",
+        sh_hook(&format!("touch {}", poststart.display())),
+    );
+    let c = ctx.create_ok(&b)?;
+    let inv = c.start()?;
+    check!(
+        !inv.success(),
+        "start succeeded although a startContainer hook failed"
+    );
+    c.wait_stopped()?;
+    check!(
+        !ran.exists(),
+        "the program ran after its startContainer hook failed"
+    );
+    check!(
+        !poststart.exists(),
+        "a poststart hook ran after a startContainer hook failed"
+    );
+    Ok(Verdict::Pass)
+}
+
+/// A startContainer hook runs in the container; without an `env` of its own it has the
+/// container process's environment (what runc and youki give it).
+fn start_container_env(ctx: &Ctx) -> Outcome {
+    let (mut b, log) = hook_bundle(ctx)?;
+    let file = log.join("start-env");
+    b.config["process"]["env"] = json!(["PATH=/bin", "OCI_PROCESS_VAR=from-process"]);
+    add_hook(
+        &mut b,
+        "startContainer",
+        sh_hook(&format!("echo \"$OCI_PROCESS_VAR\" > {}", file.display())),
+    );
+    let c = ctx.create_ok(&b)?;
+    let inv = c.start()?;
+    check!(inv.success(), "start failed: {}", inv.describe());
+    wait_for_file(&file)?;
+    let got = std::fs::read_to_string(&file).unwrap_or_default();
+    check!(
+        got.trim() == "from-process",
+        "the startContainer hook saw OCI_PROCESS_VAR={got:?}"
+    );
+    Ok(Verdict::Pass)
 }
 
 fn poststart_fails(ctx: &Ctx) -> Outcome {
