@@ -189,12 +189,28 @@ fn join_network_namespace_by_path() {
 
 #[test]
 fn time_namespace_offsets() {
+    time_offsets_seen(false);
+}
+
+/// Issue 25: with a user namespace too, switching to its root made the process non-dumpable
+/// and /proc/self/timens_offsets unwritable (EACCES).
+#[test]
+fn time_namespace_offsets_in_a_user_namespace() {
+    time_offsets_seen(true);
+}
+
+fn time_offsets_seen(userns: bool) {
     let r = Rrun::new();
     let mut b = Bundle::busybox(&[]);
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "time"}));
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(json!({"type": "time"}));
+    if userns {
+        ns.push(json!({"type": "user"}));
+        b.config["linux"]["uidMappings"] =
+            json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.config["linux"]["gidMappings"] =
+            json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    }
     b.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 1000000, "nanosecs": 0}});
     let v = probe(&r, &mut b, "echo up=$(cut -d. -f1 /proc/uptime)");
     let host_up: f64 = std::fs::read_to_string("/proc/uptime")

@@ -45,9 +45,24 @@ fn write_time_offsets(plan: &InitPlan) -> Result<(), StageError> {
             off.nanosecs().unwrap_or(0)
         ));
     }
-    std::fs::write("/proc/self/timens_offsets", text)
+    // Becoming root of a new user namespace cleared the dumpable flag, which leaves
+    // /proc/self owned by the host's root, a uid the namespace does not map: the write would
+    // fail with EACCES. Dumpable just for the write (no process of the container exists yet),
+    // then not again.
+    let path = std::path::Path::new("/proc/self/timens_offsets");
+    let in_userns = plan.ns.has(LinuxNamespaceType::User);
+    if in_userns {
+        nix::sys::prctl::set_dumpable(true)
+            .within(Step::TimeOffsets, "prctl(PR_SET_DUMPABLE, 1)")?;
+    }
+    let written = std::fs::write(path, text)
         .within(Step::TimeOffsets, "write /proc/self/timens_offsets")
-        .map_err(|e| e.with_path(std::path::Path::new("/proc/self/timens_offsets")))
+        .map_err(|e| e.with_path(path));
+    if in_userns {
+        nix::sys::prctl::set_dumpable(false)
+            .within(Step::TimeOffsets, "prctl(PR_SET_DUMPABLE, 0)")?;
+    }
+    written
 }
 
 pub fn run(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<(), StageError> {

@@ -33,6 +33,7 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config-linux/user-namespace-mappings/multiple-ranges" => user_mappings_multi,
         "config-linux/user-namespace-mappings/rootfs-ownership-unchanged" => userns_ownership,
         "config-linux/timeOffsets" => time_offsets,
+        "config-linux/timeOffsets/with-user-namespace" => time_offsets_userns,
     ]
 }
 
@@ -362,11 +363,28 @@ fn user_mappings_multi(ctx: &Ctx) -> Outcome {
 }
 
 fn time_offsets(ctx: &Ctx) -> Outcome {
+    offsets_seen(ctx, false)
+}
+
+/// The offsets are written also when the container has its own user namespace (whose root
+/// the runtime has become by then).
+fn time_offsets_userns(ctx: &Ctx) -> Outcome {
+    offsets_seen(ctx, true)
+}
+
+fn offsets_seen(ctx: &Ctx, userns: bool) -> Outcome {
     if !ctx.host.ns.contains_key("time") {
         skip!("the kernel has no time namespaces");
     }
     let mut b = ctx.bundle()?;
     b.set_namespace("time", None);
+    if userns {
+        b.set_namespace("user", None);
+        b.config["linux"]["uidMappings"] =
+            json!([{"containerID": 0, "hostID": 700000, "size": 65536}]);
+        b.config["linux"]["gidMappings"] =
+            json!([{"containerID": 0, "hostID": 700000, "size": 65536}]);
+    }
     b.config["linux"]["timeOffsets"] = json!({
         "monotonic": {"secs": 86400, "nanosecs": 0},
         "boottime": {"secs": 172800, "nanosecs": 0}
