@@ -103,7 +103,7 @@ pub fn known() -> Vec<&'static str> {
         "unbindable",
         "runbindable",
     ];
-    const RECURSIVE: [&str; 17] = [
+    const RECURSIVE: [&str; 18] = [
         "rro",
         "rrw",
         "rnosuid",
@@ -119,6 +119,7 @@ pub fn known() -> Vec<&'static str> {
         "ratime",
         "rnoatime",
         "rstrictatime",
+        "rnostrictatime",
         "rnosymfollow",
         "rsymfollow",
     ];
@@ -158,6 +159,8 @@ pub fn recursive_attr(opt: &str) -> Option<(u64, u64)> {
         "rnorelatime" | "ratime" => (0, ATIME),
         "rnoatime" => (libc::MOUNT_ATTR_NOATIME, ATIME),
         "rstrictatime" => (libc::MOUNT_ATTR_STRICTATIME, ATIME),
+        // Back to the default mode (relatime): the access-time field is cleared as a whole.
+        "rnostrictatime" => (0, ATIME),
         "rnosymfollow" => (NOSYMFOLLOW, 0),
         "rsymfollow" => (0, NOSYMFOLLOW),
         _ => return None,
