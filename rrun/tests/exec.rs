@@ -58,6 +58,24 @@ fn exec_env_overrides_the_configs() {
     assert_eq!(out, "9\n1\n");
 }
 
+/// process.execCPUAffinity.final (runtime-spec 1.2) is the exec'd process's affinity.
+#[test]
+fn exec_cpu_affinity() {
+    let r = Rrun::new();
+    let (b, id) = running(&r);
+    let process = json!({
+        "args": ["/bin/sh", "-c", "grep Cpus_allowed_list /proc/self/status"],
+        "env": ["PATH=/bin"],
+        "cwd": "/",
+        "user": {"uid": 0, "gid": 0},
+        "execCPUAffinity": {"initial": "0", "final": "0"}
+    });
+    let pj = b.path().join("affinity.json");
+    std::fs::write(&pj, process.to_string()).unwrap();
+    let out = r.ok(&["exec", "--process", pj.to_str().unwrap(), &id]);
+    assert_eq!(out.split_whitespace().last(), Some("0"), "{out}");
+}
+
 #[test]
 fn exec_process_json_user_and_detach() {
     let r = Rrun::new();

@@ -111,6 +111,45 @@ fn intel_rdt_is_refused_not_ignored() {
     nothing_left(&r, &id);
 }
 
+/// linux.netDevices is not done yet: refused with its name, never silently ignored.
+#[test]
+fn net_devices_are_refused_not_ignored() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    b.config["linux"]["netDevices"] = json!({"dummy0": {"name": "eth1"}});
+    b.save();
+    let id = r.id();
+    let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(e.contains("linux.netDevices is not supported"), "{e}");
+    nothing_left(&r, &id);
+}
+
+/// linux.memoryPolicy is applied (runtime-spec 1.3): a valid policy runs, a node the host does
+/// not have fails in set_mempolicy, a bad combination fails before anything exists.
+#[test]
+fn memory_policy_is_applied() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+    b.save();
+    r.ok(&["run", "-b", b.path().to_str().unwrap(), &r.id()]);
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "1000"});
+    b.save();
+    let id = r.id();
+    let e = r.fails(&["run", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(e.contains("set_mempolicy (linux.memoryPolicy)"), "{e}");
+    nothing_left(&r, &id);
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_LOCAL", "nodes": "0"});
+    b.save();
+    let id = r.id();
+    let e = r.fails(&["run", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(
+        e.contains("linux.memoryPolicy: mode MPOL_LOCAL takes no nodes"),
+        "{e}"
+    );
+    nothing_left(&r, &id);
+}
+
 /// runc creates a missing cwd before it makes the root read-only; rrun refused the config.
 #[test]
 fn missing_cwd_under_a_read_only_root_is_created() {

@@ -185,6 +185,14 @@ impl Container {
             .transpose()?;
         let rootfs =
             crate::rootfs::plan::plan(&bundle.spec, &bundle.dir).map_err(ContainerError::Rootfs)?;
+        let mempolicy = mempolicy_of(&bundle.spec)?;
+        if linux_of(&bundle.spec)
+            .is_some_and(|l| l.net_devices().as_ref().is_some_and(|d| !d.is_empty()))
+        {
+            return Err(ContainerError::NotSupported {
+                field: "linux.netDevices",
+            });
+        }
         // The console: the caller's socket, or (foreground run) a socketpair whose other end
         // we keep.
         let (console_fd, own_end) = console::ends(&opts.console, terminal)?;
@@ -253,6 +261,7 @@ impl Container {
             no_new_keyring: opts.no_new_keyring,
             caps,
             seccomp,
+            mempolicy,
             launch: Launch::Create {
                 state_dir,
                 no_pivot: opts.no_pivot,
@@ -406,4 +415,18 @@ fn check_intel_rdt(spec: &oci_spec::runtime::Spec) -> Result<(), ContainerError>
         .map(|f| f.lines().any(|l| l.ends_with("\tresctrl")))
         .unwrap_or(false);
     Err(ContainerError::IntelRdt { resctrl })
+}
+
+fn linux_of(spec: &oci_spec::runtime::Spec) -> Option<&oci_spec::runtime::Linux> {
+    spec.linux().as_ref()
+}
+
+/// linux.memoryPolicy, planned (and so checked) before anything exists.
+pub(super) fn mempolicy_of(
+    spec: &oci_spec::runtime::Spec,
+) -> Result<Option<crate::process::mempolicy::MemPolicy>, ContainerError> {
+    Ok(linux_of(spec)
+        .and_then(|l| l.memory_policy().as_ref())
+        .map(crate::process::mempolicy::MemPolicy::from_spec)
+        .transpose()?)
 }

@@ -72,6 +72,13 @@ pub enum ContainerError {
         namespace: String,
         path: PathBuf,
     },
+    #[error(transparent)]
+    MemoryPolicy(#[from] crate::process::mempolicy::MemPolicyError),
+    #[error(transparent)]
+    CpuList(#[from] crate::process::cpus::ListError),
+    /// A config field rrun does not apply: refused, never ignored.
+    #[error("{field} is not supported by rrun yet: refusing rather than running without it")]
+    NotSupported { field: &'static str },
     #[error("LISTEN_FDS={0:?} is not a number")]
     ListenFds(String),
     /// The init could not be started or set up (the stage's own error inside).

@@ -12,6 +12,7 @@ use crate::cgroups::Manager;
 use crate::init::error::ParentError;
 use crate::init::{self, InitPlan, Launch, ParentSide};
 use crate::namespaces::{self, NamespacePlan};
+use crate::process::affinity::ExecAffinity;
 use crate::process::caps::CapPlan;
 use crate::spec::Bundle;
 use oci_spec::runtime::Process;
@@ -60,10 +61,16 @@ fn join_plan(st: &SavedState) -> Result<NamespacePlan, ContainerError> {
 
 struct ExecParent<'a> {
     cgroup: &'a dyn Manager,
+    /// process.execCPUAffinity.initial: set on stage-1 before it joins the cgroup.
+    initial_affinity: Option<nix::sched::CpuSet>,
 }
 
 impl ParentSide for ExecParent<'_> {
     fn stage1_started(&mut self, pid: i32) -> Result<(), ParentError> {
+        if let Some(set) = &self.initial_affinity {
+            crate::process::affinity::apply(pid, set)
+                .map_err(|source| ParentError::InitialAffinity { pid, source })?;
+        }
         Ok(self.cgroup.add_process(pid)?)
     }
     fn init_started(&mut self, _pid: i32) -> Result<(), ParentError> {
@@ -104,6 +111,13 @@ impl Container {
             .and_then(|l| l.seccomp().as_ref())
             .map(crate::seccomp::Filter::compile)
             .transpose()?;
+        let mempolicy = super::create::mempolicy_of(&spec)?;
+        let affinity = process
+            .exec_cpu_affinity()
+            .as_ref()
+            .map(ExecAffinity::from_spec)
+            .transpose()?
+            .unwrap_or_default();
         let (console_fd, own_end) = console::ends(&opts.console, terminal)?;
         let cgroup = self.cgroup()?;
         let plan = InitPlan {
@@ -121,11 +135,17 @@ impl Container {
             no_new_keyring: true,
             caps,
             seccomp,
+            mempolicy,
             // An entering process gets no fd of the host's state directory.
-            launch: Launch::Exec,
+            launch: Launch::Exec {
+                final_affinity: affinity.final_,
+            },
         };
         self.unlock();
-        let mut parent = ExecParent { cgroup: &*cgroup };
+        let mut parent = ExecParent {
+            cgroup: &*cgroup,
+            initial_affinity: affinity.initial,
+        };
         let pid = init::launch(&plan, &mut parent).map_err(ContainerError::Exec)?;
         drop(plan);
         if let Some(p) = &opts.pid_file {

@@ -75,6 +75,8 @@ pub struct InitPlan {
     /// The compiled `linux.seccomp` profile: loaded by stage-2 before the capability drop, or
     /// right before execve with process.noNewPrivileges.
     pub seccomp: Option<crate::seccomp::Filter>,
+    /// linux.memoryPolicy, set before the program runs (init and exec alike).
+    pub mempolicy: Option<crate::process::mempolicy::MemPolicy>,
     /// A new container, or a process entering one.
     pub launch: Launch,
 }
@@ -97,7 +99,10 @@ pub enum Launch {
     /// `exec`: `ns` joins a running container's namespaces and stage-2 only sets up
     /// `bundle.spec.process` and execs it (no rootfs, no hooks, no start fifos; steps 5 and 6
     /// of the protocol are skipped).
-    Exec,
+    Exec {
+        /// process.execCPUAffinity.final: the affinity set once in the container's cgroup.
+        final_affinity: Option<nix::sched::CpuSet>,
+    },
 }
 
 /// What the parent does at its points of the protocol (the create command implements it).

@@ -75,7 +75,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         Launch::Create { state_dir, .. } => {
             Some(InitEnds::open(state_dir.as_fd()).step(Step::StartFifos)?)
         }
-        Launch::Exec => None,
+        Launch::Exec { .. } => None,
     };
     let first = 3 + plan.preserve_fds as i32;
     let mut keep = vec![sock.as_raw_fd()];
@@ -96,7 +96,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
             pid
         }
         // `rrun exec`: the container is set up already; this process only joined it.
-        Launch::Exec => {
+        Launch::Exec { .. } => {
             setup_terminal(plan, process, false)?;
             0
         }
@@ -104,6 +104,15 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     // Once the pty master is sent, the console socket is closed too.
     fds::close_all_but(first, &keep).within(Step::Session, "close_range (console socket)")?;
     let exec_plan = setup_process(plan, process)?;
+    if let Launch::Exec {
+        final_affinity: Some(set),
+    } = &plan.launch
+    {
+        crate::process::affinity::apply(0, set).within(
+            Step::ProcessAttributes,
+            "sched_setaffinity (process.execCPUAffinity.final)",
+        )?;
+    }
     // Everything the steps after the seccomp filter would otherwise compute is made here.
     let (start_hooks, started) = match fifos {
         Some(_) => (
@@ -315,6 +324,12 @@ fn setup_process(
     }
     if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
         sched::apply_personality(p).step(Step::ProcessAttributes)?;
+    }
+    if let Some(p) = &plan.mempolicy {
+        p.apply().within(
+            Step::ProcessAttributes,
+            "set_mempolicy (linux.memoryPolicy)",
+        )?;
     }
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs()

@@ -20,6 +20,7 @@ pub mod caps;
 pub mod fd;
 pub mod fs;
 pub mod keyring;
+pub mod mempolicy;
 pub mod mount;
 pub mod ns;
 pub mod process;
