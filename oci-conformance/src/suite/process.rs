@@ -35,6 +35,9 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config/process/oomScoreAdj" => oom_score_adj,
         "config/process/ioPriority" => io_priority,
         "config/process/scheduler" => scheduler,
+        "config/process/execCPUAffinity" => exec_cpu_affinity,
+        "config-linux/memoryPolicy" => memory_policy,
+        "config-linux/memoryPolicy/invalid-error" => memory_policy_invalid,
         "config/process/apparmorProfile" => apparmor,
         "config/process/selinuxLabel" => selinux,
         "config/hostname" => hostname,
@@ -435,5 +438,63 @@ fn args_empty(ctx: &Ctx) -> Outcome {
     b.config["process"]["args"] = json!([]);
     let inv = ctx.run(&b)?;
     check!(!inv.success(), "empty process.args were accepted");
+    Ok(Verdict::Pass)
+}
+
+/// runtime-spec 1.2: process.execCPUAffinity.final is the affinity of a process `exec` starts
+/// (the setting does not apply to the init).
+fn exec_cpu_affinity(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.set_args(&["/bin/sleep", "100000"]);
+    let c = ctx.start_ok(&b)?;
+    let process = json!({
+        "terminal": false,
+        "user": {"uid": 0, "gid": 0},
+        "args": ["/bin/oci-checker", "read", "/proc/self/status"],
+        "env": ["PATH=/bin"],
+        "cwd": "/",
+        "execCPUAffinity": {"initial": "0", "final": "0"}
+    });
+    let pf = b.path().join("affinity.json");
+    std::fs::write(&pf, process.to_string()).map_err(|source| crate::harness::Failure::Io {
+        what: format!("write {}", pf.display()),
+        source,
+    })?;
+    let pfs = pf.display().to_string();
+    let inv = c.invoke(&["exec", "--process", &pfs, &c.id])?;
+    check!(inv.success(), "exec --process failed: {}", inv.describe());
+    let out = crate::context::parse_json("checker output", &inv.stdout)?;
+    let status = out["data"].as_str().unwrap_or("");
+    let cpus = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(str::trim);
+    check!(
+        cpus == Some("0"),
+        "the exec'd process may run on CPUs {cpus:?}, execCPUAffinity.final is \"0\""
+    );
+    Ok(Verdict::Pass)
+}
+
+/// runtime-spec 1.3: linux.memoryPolicy is the process's NUMA policy (set_mempolicy).
+fn memory_policy(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+    b.checker(&["mempolicy"]);
+    let out = ctx.run_checker(&b)?;
+    check!(
+        out["mode"] == 2 && out["nodes"] == json!([0]),
+        "memory policy {out}, want MPOL_BIND (2) on node 0"
+    );
+    Ok(Verdict::Pass)
+}
+
+/// A memory policy the kernel cannot set (MPOL_LOCAL with nodes) is an error, not ignored.
+fn memory_policy_invalid(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_LOCAL", "nodes": "0"});
+    b.checker(&["exit", "0"]);
+    let inv = ctx.run(&b)?;
+    check!(!inv.success(), "MPOL_LOCAL with nodes ran");
     Ok(Verdict::Pass)
 }

@@ -12,6 +12,7 @@
 //!   open PATH              try to open PATH read-write (devices)
 //!   syscall NAME [ARG]     try one syscall (for seccomp tests)
 //!   fds                    open file descriptors
+//!   mempolicy              the NUMA memory policy (get_mempolicy)
 //!   sigwait READY RESULT   block signals, create READY, write the first signal to RESULT
 //!   exit CODE              exit with CODE
 
@@ -21,7 +22,7 @@ mod probes;
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: oci-checker report|stat PATH...|read PATH|write PATH|open PATH|syscall NAME [ARG]|fds|sigwait READY RESULT|exit CODE");
+    eprintln!("usage: oci-checker report|stat PATH...|read PATH|write PATH|open PATH|syscall NAME [ARG]|fds|mempolicy|sigwait READY RESULT|exit CODE");
     ExitCode::from(2)
 }
 
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         ("syscall", [name]) => probes::try_syscall(name, None),
         ("syscall", [name, arg]) => probes::try_syscall(name, Some(arg)),
         ("fds", []) => probes::open_fds(),
+        ("mempolicy", []) => probes::mempolicy(),
         ("sigwait", [ready, result]) => return probes::sigwait(ready, result),
         ("exit", [code]) => {
             return match code.parse::<u8>() {

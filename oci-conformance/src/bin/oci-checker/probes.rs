@@ -112,6 +112,33 @@ pub fn try_syscall(name: &str, arg: Option<&String>) -> Value {
     }
 }
 
+/// The calling thread's NUMA memory policy: get_mempolicy's mode (flags included) and the
+/// nodes of its mask.
+pub fn mempolicy() -> Value {
+    let mut mode: libc::c_int = 0;
+    let mut mask = [0u64; 16];
+    let maxnode = (mask.len() * 64) as libc::c_ulong;
+    // SAFETY: get_mempolicy writes one int to `mode` and at most `maxnode` bits to `mask`,
+    // both ours and large enough; addr is null with flags 0.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut mode as *mut libc::c_int,
+            mask.as_mut_ptr(),
+            maxnode,
+            std::ptr::null_mut::<libc::c_void>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return json!({"ok": false, "errno": last_errno()});
+    }
+    let nodes: Vec<usize> = (0..mask.len() * 64)
+        .filter(|n| mask[n / 64] & (1 << (n % 64)) != 0)
+        .collect();
+    json!({"ok": true, "mode": mode, "nodes": nodes})
+}
+
 pub fn open_fds() -> Value {
     // read_dir holds its own descriptor; it is the one whose link is the fd dir.
     let mut fds = Vec::new();
