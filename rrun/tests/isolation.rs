@@ -354,3 +354,44 @@ fn recursive_mount_options() {
         "{e}"
     );
 }
+
+/// Issue 25: without a mount namespace of its own (runc accepts that) the container uses its
+/// rootfs as it is, entered with chroot; nothing is mounted on the host; exec enters the same
+/// root. Config fields that would need mounts are refused.
+#[test]
+fn no_mount_namespace() {
+    let r = Rrun::new();
+    let mut b = Bundle::busybox(&["/bin/sleep", "1000"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "mount");
+    b.config["mounts"] = json!([]);
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    std::fs::write(b.rootfs().join("marker"), "in the rootfs\n").unwrap();
+    b.save();
+    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let id = r.id();
+    r.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let out = r.ok(&["exec", &id, "/bin/cat", "/marker"]);
+    assert_eq!(out, "in the rootfs\n");
+    let bundle = b.path().to_str().unwrap();
+    let mounts_during = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert_eq!(
+        mounts_before.matches(bundle).count(),
+        mounts_during.matches(bundle).count(),
+        "mounts of the bundle appeared on the host"
+    );
+    r.ok(&["delete", "--force", &id]);
+
+    let mut b2 = Bundle::busybox(&["/bin/true"]);
+    b2.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "mount");
+    b2.save();
+    let id = r.id();
+    let e = r.fails(&["run", "-b", b2.path().to_str().unwrap(), &id]);
+    assert!(e.contains("without a private mount namespace"), "{e}");
+}

@@ -59,6 +59,35 @@ fn join_plan(st: &SavedState) -> Result<NamespacePlan, ContainerError> {
     Ok(namespaces::plan(&list)?)
 }
 
+/// For a container without a mount namespace of its own: its init's root, which the entering
+/// process chroots into.
+fn shared_mount_ns_root(st: &SavedState) -> Result<Option<OwnedFd>, ContainerError> {
+    let private = st
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount)
+        });
+    if private {
+        return Ok(None);
+    }
+    let path = PathBuf::from(format!("/proc/{}/root", st.init_pid));
+    let fd = nix::fcntl::open(
+        &path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| ContainerError::Io {
+        op: "open",
+        path,
+        source: e.into(),
+    })?;
+    Ok(Some(fd))
+}
+
 struct ExecParent<'a> {
     cgroup: &'a dyn Manager,
     /// process.execCPUAffinity.initial: set on stage-1 before it joins the cgroup.
@@ -139,6 +168,7 @@ impl Container {
             // An entering process gets no fd of the host's state directory.
             launch: Launch::Exec {
                 final_affinity: affinity.final_,
+                root: shared_mount_ns_root(st)?,
             },
         };
         self.unlock();

@@ -102,6 +102,10 @@ pub enum Launch {
     Exec {
         /// process.execCPUAffinity.final: the affinity set once in the container's cgroup.
         final_affinity: Option<nix::sched::CpuSet>,
+        /// The init's root (`/proc/<init>/root`, opened by the parent) when the container has
+        /// no mount namespace of its own: the process chroots into it (joining the namespaces
+        /// does not change its root then).
+        root: Option<OwnedFd>,
     },
 }
 

@@ -81,7 +81,17 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     let mut keep = vec![sock.as_raw_fd()];
     keep.extend(fifos.iter().flat_map(|f| f.raw_fds()));
     let console = plan.console.as_ref().map(|c| c.as_raw_fd());
-    let with_console: Vec<i32> = keep.iter().copied().chain(console).collect();
+    // The root of a container without a mount namespace, for exec: entered, then closed.
+    let exec_root = match &plan.launch {
+        Launch::Exec { root, .. } => root.as_ref().map(|r| r.as_raw_fd()),
+        Launch::Create { .. } => None,
+    };
+    let with_console: Vec<i32> = keep
+        .iter()
+        .copied()
+        .chain(console)
+        .chain(exec_root)
+        .collect();
     fds::close_all_but(first, &with_console)
         .within(Step::Session, "close_range (the runtime's own fds)")?;
     let pid = match &plan.launch {
@@ -95,8 +105,13 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
             setup_container(plan, sock, process, pid, rootfs, *no_pivot, cgroup_steps)?;
             pid
         }
-        // `rrun exec`: the container is set up already; this process only joined it.
-        Launch::Exec { .. } => {
+        // `rrun exec`: the container is set up already; this process only joined it (and,
+        // without a mount namespace of the container's, enters its root with chroot).
+        Launch::Exec { root, .. } => {
+            if let Some(root) = root {
+                nix::unistd::fchdir(root).within(Step::Pivot, "fchdir to the container's root")?;
+                nix::unistd::chroot(".").within(Step::Pivot, "chroot to the container's root")?;
+            }
             setup_terminal(plan, process, false)?;
             0
         }
@@ -106,6 +121,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     let exec_plan = setup_process(plan, process)?;
     if let Launch::Exec {
         final_affinity: Some(set),
+        ..
     } = &plan.launch
     {
         crate::process::affinity::apply(0, set).within(
@@ -223,12 +239,10 @@ fn setup_container(
     let linux = spec.linux().as_ref();
     // Files are created with exact modes during setup; the process's umask is set at the end.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    if !plan.ns.has(LinuxNamespaceType::Mount) {
-        return Err(StageError::msg(
-            Step::Config,
-            "a mount namespace is required (linux.namespaces has no \"mount\")",
-        ));
-    }
+    // Without a mount namespace of its own (runc accepts that) the container shares the
+    // host's: the rootfs is used as it is, entered with chroot, and nothing is mounted (the
+    // config fields that need mounts were refused by spec::validate).
+    let private_mounts = plan.ns.has(LinuxNamespaceType::Mount);
     let ctx = RootfsContext {
         rootfs: &plan.bundle.rootfs,
         in_userns: plan.ns.has(LinuxNamespaceType::User),
@@ -242,7 +256,11 @@ fn setup_container(
         Some(_) => Some(ProcFs::open().step(Step::Sysctl)?),
         None => None,
     };
-    let root = rootfs::prepare(&ctx, rplan).within(Step::Rootfs, "error preparing rootfs")?;
+    let root = if private_mounts {
+        Some(rootfs::prepare(&ctx, rplan).within(Step::Rootfs, "error preparing rootfs")?)
+    } else {
+        None
+    };
     send_msg(sock, &Message::RunCreateHooks).step(Step::Sync)?;
     wait_for(sock, Message::HooksDone, "HooksDone")?;
     let creating = state_json(plan, pid, Status::Creating);
@@ -259,10 +277,20 @@ fn setup_container(
         sysctl::apply(proc, s).step(Step::Sysctl)?;
     }
     drop(proc);
-    rootfs::pivot(rplan, &root, no_pivot)
-        .within(Step::Pivot, "error jailing process inside rootfs")?;
-    drop(root);
-    setup_terminal(plan, process, true)?;
+    match root {
+        Some(root) => {
+            rootfs::pivot(rplan, &root, no_pivot)
+                .within(Step::Pivot, "error jailing process inside rootfs")?;
+            drop(root);
+            setup_terminal(plan, process, true)?;
+        }
+        None => {
+            rootfs::chroot_into(&plan.bundle.rootfs)
+                .within(Step::Pivot, "error jailing process inside rootfs")?;
+            // No /dev/console to bind the terminal onto: the host's mounts are not ours.
+            setup_terminal(plan, process, false)?;
+        }
+    }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         if !plan.ns.has(LinuxNamespaceType::Uts) {
             return Err(StageError::msg(
@@ -294,7 +322,9 @@ fn setup_container(
         .map_err(|e| e.with_path(process.cwd()))?;
     drop(root);
     // Masked and readonly paths (/proc/sys among them) come after the sysctls, as in runc.
-    rootfs::finalize(rplan).within(Step::Rootfs, "error finalizing rootfs")?;
+    if private_mounts {
+        rootfs::finalize(rplan).within(Step::Rootfs, "error finalizing rootfs")?;
+    }
     if !plan.no_new_keyring {
         join_session_keyring(&plan.id)?;
     }

@@ -194,6 +194,16 @@ pub fn pivot(plan: &Plan, root: &Root, no_pivot: bool) -> Result<(), RootfsError
     Ok(())
 }
 
+/// Enter `rootfs` with chroot, for a container without a mount namespace of its own: the
+/// directory is opened once and entered through that fd.
+pub fn chroot_into(rootfs: &Path) -> Result<(), RootfsError> {
+    let root = Root::open(rootfs)?;
+    nix::unistd::fchdir(root.as_fd()).map_err(sys("fchdir", rootfs))?;
+    nix::unistd::chroot(".").map_err(sys("chroot", rootfs))?;
+    nix::unistd::chdir("/").map_err(sys("chdir", Path::new("/")))?;
+    Ok(())
+}
+
 /// Steps after pivot_root, with `/` being the container's root.
 pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
     let root = Root::open(Path::new("/"))?;

@@ -83,6 +83,7 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
             ));
         }
     }
+    check_without_mount_namespace(spec)?;
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
@@ -170,6 +171,68 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
                 format!("linux.devices[{i}].path must be absolute"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Without a mount namespace of its own the container shares the host's: whatever it mounted
+/// would be mounted on the host and outlive it (runc does mount there, and leaves the mounts
+/// behind). So the fields that need mounts are refused; the rootfs is used as it is.
+fn check_without_mount_namespace(spec: &Spec) -> Result<(), ConfigError> {
+    let linux = spec.linux().as_ref();
+    let private = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount));
+    if private {
+        return Ok(());
+    }
+    let why = "without a private mount namespace (linux.namespaces has no \"mount\")";
+    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(invalid(
+            "mounts",
+            format!(
+                "mounts cannot be made {why}: they would be made in the host's mount namespace"
+            ),
+        ));
+    }
+    let listed = |v: Option<&Vec<String>>| v.is_some_and(|v| !v.is_empty());
+    if listed(linux.and_then(|l| l.masked_paths().as_ref()))
+        || listed(linux.and_then(|l| l.readonly_paths().as_ref()))
+    {
+        // runc's words.
+        return Err(invalid(
+            "linux.maskedPaths",
+            "unable to restrict sys entries without a private MNT namespace",
+        ));
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        return Err(invalid(
+            "root.readonly",
+            format!("root.readonly cannot be applied {why}"),
+        ));
+    }
+    if linux
+        .and_then(|l| l.devices().as_ref())
+        .is_some_and(|d| !d.is_empty())
+    {
+        return Err(invalid(
+            "linux.devices",
+            format!("linux.devices cannot be created {why}"),
+        ));
+    }
+    if linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(invalid(
+            "linux.rootfsPropagation",
+            format!("linux.rootfsPropagation cannot be applied {why}"),
+        ));
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config-linux/user-namespace-mappings/rootfs-ownership-unchanged" => userns_ownership,
         "config-linux/timeOffsets" => time_offsets,
         "config-linux/timeOffsets/with-user-namespace" => time_offsets_userns,
+        "config-linux/namespaces/mount-absent" => no_mount_namespace,
     ]
 }
 
@@ -435,6 +436,32 @@ fn userns_ownership(ctx: &Ctx) -> Outcome {
         before.gid(),
         after.uid(),
         after.gid()
+    );
+    Ok(Verdict::Pass)
+}
+
+/// A config without a mount namespace is valid (config-linux.md: a namespace not listed is
+/// inherited from the runtime): with no mounts and no masked paths asked for, the container
+/// runs on its rootfs.
+fn no_mount_namespace(ctx: &Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    if let Some(ns) = b.config["linux"]["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "mount");
+    }
+    b.config["mounts"] = json!([]);
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    b.config["root"]["readonly"] = json!(false);
+    let marker = b.rootfs().join("oci-no-mountns");
+    std::fs::write(&marker, "rootfs\n").map_err(|source| Failure::Io {
+        what: format!("write {}", marker.display()),
+        source,
+    })?;
+    b.checker(&["read", "/oci-no-mountns"]);
+    let out = ctx.run_checker(&b)?;
+    check!(
+        out["data"] == "rootfs\n",
+        "the process does not see its rootfs as /: {out}"
     );
     Ok(Verdict::Pass)
 }
