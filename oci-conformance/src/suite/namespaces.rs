@@ -458,10 +458,43 @@ fn no_mount_namespace(ctx: &Ctx) -> Outcome {
         source,
     })?;
     b.checker(&["read", "/oci-no-mountns"]);
+    let leaks = HostMountsBelow(b.path().display().to_string());
     let out = ctx.run_checker(&b)?;
     check!(
         out["data"] == "rootfs\n",
         "the process does not see its rootfs as /: {out}"
     );
+    let left = leaks.list();
+    check!(
+        left.is_empty(),
+        "the container shares the host's mount namespace, and left {} mounts there: {left:?}",
+        left.len()
+    );
     Ok(Verdict::Pass)
+}
+
+/// Mounts on the host below a directory: listed, and unmounted when dropped (so a runtime that
+/// leaves some does not break the cleanup of the test's files).
+struct HostMountsBelow(String);
+
+impl HostMountsBelow {
+    fn list(&self) -> Vec<String> {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|mp| mp.starts_with(&self.0))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for HostMountsBelow {
+    fn drop(&mut self) {
+        let mut left = self.list();
+        left.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in left {
+            let _ = Command::new("umount").arg("-l").arg(&m).status();
+        }
+    }
 }
