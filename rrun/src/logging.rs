@@ -30,16 +30,21 @@ struct JsonLine<'a> {
     time: String,
 }
 
+/// A log line in `format`, stamped now.
+fn format_line(format: Format, level: &str, msg: &str) -> String {
+    let time = librrun::timefmt::now(false);
+    match format {
+        Format::Json => {
+            serde_json::to_string(&JsonLine { level, msg, time }).expect("log line serialises")
+        }
+        Format::Text => format!("time={:?} level={level} msg={:?}", time, msg),
+    }
+}
+
 impl Logger {
     /// One formatted line for the log file.
     pub fn line(&self, level: &str, msg: &str) -> String {
-        let time = librrun::timefmt::now(false);
-        match self.format {
-            Format::Json => {
-                serde_json::to_string(&JsonLine { level, msg, time }).expect("log line serialises")
-            }
-            Format::Text => format!("time={:?} level={level} msg={:?}", time, msg),
-        }
+        format_line(self.format, level, msg)
     }
 
     fn write_file(&self, level: &str, msg: &str) {
@@ -55,12 +60,7 @@ impl Logger {
 
     /// Without a log file: the text line on stderr.
     fn write_stderr(&self, level: &str, msg: &str) {
-        let text = Logger {
-            file: None,
-            format: Format::Text,
-            debug: self.debug,
-        };
-        eprintln!("{}", text.line(level, msg));
+        eprintln!("{}", format_line(Format::Text, level, msg));
     }
 
     pub fn error(&self, msg: &str) {

@@ -14,6 +14,7 @@ use crate::init::error::ParentError;
 use crate::init::{self, InitPlan, Launch, ParentSide};
 use crate::log::Log;
 use crate::process::caps::CapPlan;
+use crate::process::mempolicy::MemPolicy;
 use crate::seccomp::Filter;
 use crate::spec::{self, Bundle};
 use std::os::fd::OwnedFd;
@@ -185,10 +186,13 @@ impl Container {
             .transpose()?;
         let rootfs =
             crate::rootfs::plan::plan(&bundle.spec, &bundle.dir).map_err(ContainerError::Rootfs)?;
-        let mempolicy = mempolicy_of(&bundle.spec)?;
-        if linux_of(&bundle.spec)
-            .is_some_and(|l| l.net_devices().as_ref().is_some_and(|d| !d.is_empty()))
-        {
+        let mempolicy = MemPolicy::of_spec(&bundle.spec)?;
+        let net_devices = bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.net_devices().as_ref());
+        if net_devices.is_some_and(|d| !d.is_empty()) {
             return Err(ContainerError::NotSupported {
                 field: "linux.netDevices",
             });
@@ -415,18 +419,4 @@ fn check_intel_rdt(spec: &oci_spec::runtime::Spec) -> Result<(), ContainerError>
         .map(|f| f.lines().any(|l| l.ends_with("\tresctrl")))
         .unwrap_or(false);
     Err(ContainerError::IntelRdt { resctrl })
-}
-
-fn linux_of(spec: &oci_spec::runtime::Spec) -> Option<&oci_spec::runtime::Linux> {
-    spec.linux().as_ref()
-}
-
-/// linux.memoryPolicy, planned (and so checked) before anything exists.
-pub(super) fn mempolicy_of(
-    spec: &oci_spec::runtime::Spec,
-) -> Result<Option<crate::process::mempolicy::MemPolicy>, ContainerError> {
-    Ok(linux_of(spec)
-        .and_then(|l| l.memory_policy().as_ref())
-        .map(crate::process::mempolicy::MemPolicy::from_spec)
-        .transpose()?)
 }

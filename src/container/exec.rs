@@ -14,6 +14,7 @@ use crate::init::{self, InitPlan, Launch, ParentSide};
 use crate::namespaces::{self, NamespacePlan};
 use crate::process::affinity::ExecAffinity;
 use crate::process::caps::CapPlan;
+use crate::process::mempolicy::MemPolicy;
 use crate::spec::Bundle;
 use oci_spec::runtime::Process;
 use std::os::fd::OwnedFd;
@@ -62,16 +63,7 @@ fn join_plan(st: &SavedState) -> Result<NamespacePlan, ContainerError> {
 /// For a container without a mount namespace of its own: its init's root, which the entering
 /// process chroots into.
 fn shared_mount_ns_root(st: &SavedState) -> Result<Option<OwnedFd>, ContainerError> {
-    let private = st
-        .config
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter()
-                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount)
-        });
-    if private {
+    if crate::spec::has_namespace(&st.config, oci_spec::runtime::LinuxNamespaceType::Mount) {
         return Ok(None);
     }
     let path = PathBuf::from(format!("/proc/{}/root", st.init_pid));
@@ -140,7 +132,7 @@ impl Container {
             .and_then(|l| l.seccomp().as_ref())
             .map(crate::seccomp::Filter::compile)
             .transpose()?;
-        let mempolicy = super::create::mempolicy_of(&spec)?;
+        let mempolicy = MemPolicy::of_spec(&spec)?;
         let affinity = process
             .exec_cpu_affinity()
             .as_ref()

@@ -87,6 +87,15 @@ impl MemPolicy {
         Ok(MemPolicy { mode, mask })
     }
 
+    /// The plan for a config's linux.memoryPolicy, if it has one.
+    pub fn of_spec(spec: &oci_spec::runtime::Spec) -> Result<Option<MemPolicy>, MemPolicyError> {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.memory_policy().as_ref())
+            .map(MemPolicy::from_spec)
+            .transpose()
+    }
+
     /// Set it for the calling process.
     pub fn apply(&self) -> nix::Result<()> {
         crate::sys::mempolicy::set_mempolicy(self.mode, &self.mask)

@@ -95,6 +95,14 @@ fn parse_with_known_capabilities<T: serde::de::DeserializeOwned>(
     Ok((serde_json::from_value(v)?, warnings))
 }
 
+/// Whether linux.namespaces lists a namespace of type `t` (to create or to join).
+pub fn has_namespace(spec: &Spec, t: oci_spec::runtime::LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
+}
+
 /// The file name of the configuration inside a bundle.
 pub const CONFIG_FILE: &str = "config.json";
 

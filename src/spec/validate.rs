@@ -179,13 +179,10 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
 /// would be mounted on the host and outlive it (runc does mount there, and leaves the mounts
 /// behind). So the fields that need mounts are refused; the rootfs is used as it is.
 fn check_without_mount_namespace(spec: &Spec) -> Result<(), ConfigError> {
-    let linux = spec.linux().as_ref();
-    let private = linux
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount));
-    if private {
+    if super::has_namespace(spec, LinuxNamespaceType::Mount) {
         return Ok(());
     }
+    let linux = spec.linux().as_ref();
     let why = "without a private mount namespace (linux.namespaces has no \"mount\")";
     if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
         return Err(invalid(
