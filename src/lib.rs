@@ -17,6 +17,7 @@ pub mod init;
 pub mod log;
 pub mod lsm;
 pub mod namespaces;
+pub mod netdev;
 pub mod process;
 pub mod procinfo;
 pub mod rootfs;

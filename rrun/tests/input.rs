@@ -111,16 +111,24 @@ fn intel_rdt_is_refused_not_ignored() {
     nothing_left(&r, &id);
 }
 
-/// linux.netDevices is not done yet: refused with its name, never silently ignored.
+/// linux.netDevices needs a new network namespace: without one the interface would stay on
+/// the host (or land in a namespace the container does not own).
 #[test]
-fn net_devices_are_refused_not_ignored() {
+fn net_devices_need_a_new_network_namespace() {
     let r = Rrun::new();
     let mut b = Bundle::busybox(&["/bin/true"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "network");
     b.config["linux"]["netDevices"] = json!({"dummy0": {"name": "eth1"}});
     b.save();
     let id = r.id();
     let e = r.fails(&["create", "-b", b.path().to_str().unwrap(), &id]);
-    assert!(e.contains("linux.netDevices is not supported"), "{e}");
+    assert!(
+        e.contains("linux.netDevices needs a new network namespace"),
+        "{e}"
+    );
     nothing_left(&r, &id);
 }
 

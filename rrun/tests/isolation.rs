@@ -395,3 +395,47 @@ fn no_mount_namespace() {
     let e = r.fails(&["run", "-b", b2.path().to_str().unwrap(), &id]);
     assert!(e.contains("without a private mount namespace"), "{e}");
 }
+
+/// A host interface made by a test (one end of a veth pair: this kernel has no dummy
+/// driver), deleted with its peer when the test ends, wherever it is.
+struct HostDummy(String);
+
+impl Drop for HostDummy {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .status();
+    }
+}
+
+fn host_has_link(name: &str) -> bool {
+    std::process::Command::new("ip")
+        .args(["link", "show", name])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// linux.netDevices (runtime-spec 1.3): the host interface is in the container under its new
+/// name while it runs, gone from the host, and back on the host under its own name after delete.
+#[test]
+fn net_devices_move_in_and_back() {
+    let r = Rrun::new();
+    let host = format!("rrd{}", std::process::id() % 100000);
+    let peer = format!("{host}p");
+    let ok = std::process::Command::new("ip")
+        .args(["link", "add", &host, "type", "veth", "peer", "name", &peer])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "ip link add {host} type veth peer name {peer}");
+    let _guard = HostDummy(host.clone());
+    let mut b = Bundle::busybox(&["/bin/sleep", "1000"]);
+    b.config["linux"]["netDevices"] = json!({ host.clone(): {"name": "eth7"} });
+    b.save();
+    let id = r.id();
+    r.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let out = r.ok(&["exec", &id, "/bin/cat", "/sys/class/net/eth7/ifindex"]);
+    assert!(out.trim().parse::<u32>().is_ok(), "{out}");
+    assert!(!host_has_link(&host), "{host} is still on the host");
+    r.ok(&["delete", "--force", &id]);
+    assert!(host_has_link(&host), "{host} did not come back to the host");
+}

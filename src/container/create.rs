@@ -76,6 +76,8 @@ struct Parent<'a> {
     dir: &'a ContainerDir,
     /// The state saved while creating; the init's pid goes in as soon as the init exists.
     state: &'a mut SavedState,
+    /// linux.netDevices, moved into the init's network namespace once the init exists.
+    netdevs: &'a [crate::netdev::NetDevice],
     /// The memory cgroup's OOM kill count before the init started (a cgroupsPath may name a
     /// cgroup that existed, with kills of its own).
     oom_kills_before: u64,
@@ -122,6 +124,7 @@ impl ParentSide for Parent<'_> {
                 source,
             })?;
         }
+        crate::netdev::move_in(self.netdevs, pid).map_err(ParentError::NetDevice)?;
         Ok(())
     }
 
@@ -187,16 +190,7 @@ impl Container {
         let rootfs =
             crate::rootfs::plan::plan(&bundle.spec, &bundle.dir).map_err(ContainerError::Rootfs)?;
         let mempolicy = MemPolicy::of_spec(&bundle.spec)?;
-        let net_devices = bundle
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.net_devices().as_ref());
-        if net_devices.is_some_and(|d| !d.is_empty()) {
-            return Err(ContainerError::NotSupported {
-                field: "linux.netDevices",
-            });
-        }
+        let netdevs = crate::netdev::plan(&bundle.spec)?;
         // The console: the caller's socket, or (foreground run) a socketpair whose other end
         // we keep.
         let (console_fd, own_end) = console::ends(&opts.console, terminal)?;
@@ -280,6 +274,7 @@ impl Container {
             cgroup,
             dir: &dir,
             state: &mut state,
+            netdevs: &netdevs,
             oom_kills_before: cgroup.oom_kill_count().ok().flatten().unwrap_or(0),
         };
         let launched = init::launch(&plan, &mut parent);

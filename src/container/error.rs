@@ -76,9 +76,8 @@ pub enum ContainerError {
     MemoryPolicy(#[from] crate::process::mempolicy::MemPolicyError),
     #[error(transparent)]
     CpuList(#[from] crate::process::cpus::ListError),
-    /// A config field rrun does not apply: refused, never ignored.
-    #[error("{field} is not supported by rrun yet: refusing rather than running without it")]
-    NotSupported { field: &'static str },
+    #[error(transparent)]
+    NetDevice(#[from] crate::netdev::NetDevError),
     #[error("LISTEN_FDS={0:?} is not a number")]
     ListenFds(String),
     /// The init could not be started or set up (the stage's own error inside).

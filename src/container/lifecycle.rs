@@ -205,6 +205,7 @@ impl Container {
     /// one) after its init is killed.
     pub fn delete(self, force: bool, log: &dyn Log) -> Result<(), ContainerError> {
         if self.check(Operation::Delete { force })? == Decision::KillInitFirst {
+            self.give_back_net_devices(log);
             self.kill_init()?;
         }
         crate::faults::point("delete:killed");
@@ -242,6 +243,21 @@ impl Container {
                 dir.remove()
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// linux.netDevices go back to the host while the container's network namespace still
+    /// exists (a failure is a warning: the delete goes on).
+    fn give_back_net_devices(&self, log: &dyn Log) {
+        let st = &self.state;
+        let Ok(devices) = crate::netdev::plan(&st.config) else {
+            return;
+        };
+        if devices.is_empty() || !st.init_alive() {
+            return;
+        }
+        if let Err(e) = crate::netdev::move_out(&devices, st.init_pid) {
+            log.warn(&e.to_string());
         }
     }
 

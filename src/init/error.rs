@@ -169,6 +169,8 @@ pub enum ParentError {
     InitGone { pid: i32 },
     #[error(transparent)]
     State(Box<crate::container::ContainerError>),
+    #[error(transparent)]
+    NetDevice(crate::netdev::NetDevError),
     #[error("set the CPU affinity of pid {pid} to process.execCPUAffinity.initial: {source}")]
     InitialAffinity { pid: i32, source: nix::Error },
 }

@@ -29,7 +29,7 @@ pub fn features() -> serde_json::Value {
                           "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
             },
-            "netDevices": {"enabled": false}
+            "netDevices": {"enabled": true}
         },
         "annotations": {
             "io.github.rrun.version": env!("CARGO_PKG_VERSION"),
