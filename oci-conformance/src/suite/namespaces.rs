@@ -35,6 +35,7 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
         "config-linux/timeOffsets" => time_offsets,
         "config-linux/timeOffsets/with-user-namespace" => time_offsets_userns,
         "config-linux/namespaces/mount-absent" => no_mount_namespace,
+        "config-linux/netDevices" => net_devices,
     ]
 }
 
@@ -497,4 +498,47 @@ impl Drop for HostMountsBelow {
             let _ = Command::new("umount").arg("-l").arg(&m).status();
         }
     }
+}
+
+/// One end of a veth pair made on the host for a test, deleted (with its peer) at the end.
+struct HostVeth(String);
+
+impl Drop for HostVeth {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
+}
+
+/// runtime-spec 1.3 linux.netDevices: the host interface is moved into the container's
+/// network namespace under the configured name.
+fn net_devices(ctx: &Ctx) -> Outcome {
+    let host = format!("ocv{}", std::process::id() % 100000);
+    let made = Command::new("ip")
+        .args([
+            "link",
+            "add",
+            &host,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{host}p"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        skip!("cannot make a veth pair on the host (ip link add ... type veth)");
+    }
+    let _veth = HostVeth(host.clone());
+    let mut b = ctx.bundle()?;
+    b.config["linux"]["netDevices"] = json!({ host.clone(): {"name": "ocinet0"} });
+    b.checker(&["read", "/sys/class/net/ocinet0/ifindex"]);
+    let out = ctx.run_checker(&b)?;
+    check!(
+        out["ok"] == true,
+        "the container has no interface ocinet0: {out}"
+    );
+    Ok(Verdict::Pass)
 }
