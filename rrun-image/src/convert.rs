@@ -71,9 +71,6 @@ pub fn volumes(image: &ImageConfig) -> Vec<Volume> {
 fn annotations(image: &ImageConfig) -> BTreeMap<String, String> {
     let mut a = BTreeMap::new();
     let exec = image.config.clone().unwrap_or_default();
-    if let Some(labels) = exec.labels {
-        a.extend(labels);
-    }
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             a.insert(format!("org.opencontainers.image.{k}"), v);
@@ -90,6 +87,11 @@ fn annotations(image: &ImageConfig) -> BTreeMap<String, String> {
         exec.exposed_ports
             .map(|p| p.keys().cloned().collect::<Vec<_>>().join(",")),
     );
+    // conversion.md: a label with the same key as a derived annotation wins, so the labels go
+    // in last.
+    if let Some(labels) = exec.labels {
+        a.extend(labels);
+    }
     a
 }
 
@@ -184,10 +186,11 @@ mod tests {
     }
 
     fn convert(img: &ImageConfig, ids: &IdMap, rootless: bool) -> Value {
-        let tmp = std::env::temp_dir().join(format!(
-            "rrun-image-convert-{}-{rootless}",
-            std::process::id()
-        ));
+        // Tests run in parallel threads of one process: each call gets its own directory.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp =
+            std::env::temp_dir().join(format!("rrun-image-convert-{}-{n}", std::process::id()));
         std::fs::create_dir_all(tmp.join("etc")).unwrap();
         std::fs::write(
             tmp.join("etc/passwd"),
@@ -244,6 +247,22 @@ mod tests {
             "source": "/b/volumes/0_data", "options": ["rbind", "rw"]})
         );
         assert!(c["linux"]["uidMappings"].is_null());
+    }
+
+    #[test]
+    fn labels_win_over_derived_annotations() {
+        let img = image(
+            r#"{"os":"linux","architecture":"amd64","config":{"Cmd":["sh"],
+            "StopSignal":"SIGQUIT","ExposedPorts":{"80/tcp":{}},
+            "Labels":{"org.opencontainers.image.os":"label-os",
+            "org.opencontainers.image.stopSignal":"SIGTERM",
+            "org.opencontainers.image.exposedPorts":"8080/tcp"}}}"#,
+        );
+        let a = &convert(&img, &IdMap::default(), false)["annotations"];
+        assert_eq!(a["org.opencontainers.image.os"], "label-os");
+        assert_eq!(a["org.opencontainers.image.stopSignal"], "SIGTERM");
+        assert_eq!(a["org.opencontainers.image.exposedPorts"], "8080/tcp");
+        assert_eq!(a["org.opencontainers.image.architecture"], "amd64");
     }
 
     #[test]
