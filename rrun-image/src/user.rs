@@ -1,6 +1,7 @@
 //! The image config's `User` (`name`, `uid`, `name:group`, `uid:gid`, ...) resolved through the
 //! rootfs's own /etc/passwd and /etc/group, read through the in-root resolver so a symlinked
-//! /etc/passwd cannot point at the host's.
+//! /etc/passwd cannot point at the host's. The user's supplementary groups (its /etc/group
+//! memberships) become additional gids only when `User` gives no group.
 
 use crate::error::{rootfs_err, IoError};
 use librrun::rootfs::resolve::Root;
@@ -138,7 +139,11 @@ fn resolve_in(passwd: &str, group: &str, spec: &str) -> Result<User, UserError> 
                 })?,
         },
     };
+    // A group given explicitly (`name:group`, `uid:gid`) is the whole group identity, as in
+    // Docker: only a bare user (or an empty group) adds the user's supplementary groups.
+    let explicit_group = matches!(group_part, Some(g) if !g.is_empty());
     let mut additional_gids: Vec<u32> = match entry {
+        Some(_) if explicit_group => vec![],
         Some(p) => groups
             .iter()
             .filter(|g| g.members.contains(&p.name) && g.gid != gid)
@@ -180,7 +185,6 @@ mod tests {
             (33, 33, vec![4, 44])
         );
         assert_eq!(www.home, "/var/www");
-        assert_eq!(r("www:adm").unwrap().additional_gids, vec![44]);
         assert_eq!(r("33:5").unwrap().gid, 5);
         let unknown = r("1234").unwrap();
         assert_eq!(
@@ -190,5 +194,25 @@ mod tests {
         assert_eq!(r("1234:video").unwrap().gid, 44);
         assert!(r("nobody").is_err());
         assert!(r("www:nogroup").is_err());
+    }
+
+    #[test]
+    fn explicit_group_sets_no_additional_gids() {
+        let r = |s| resolve_in(PASSWD, GROUP, s).unwrap();
+        for spec in [
+            "www:adm",
+            "www:www",
+            "33:33",
+            "33:video",
+            "www:4",
+            "root:root",
+        ] {
+            assert_eq!(r(spec).additional_gids, Vec::<u32>::new(), "{spec}");
+        }
+        assert_eq!(r("www:adm").gid, 4);
+        // No group (or an empty one): the user's primary group and its memberships.
+        assert_eq!(r("www").additional_gids, vec![4, 44]);
+        assert_eq!(r("www:").additional_gids, vec![4, 44]);
+        assert_eq!(r("33").additional_gids, vec![4, 44]);
     }
 }
