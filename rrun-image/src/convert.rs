@@ -115,11 +115,14 @@ pub fn runtime_config(
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user.home));
     }
-    let cwd = exec
-        .working_dir
-        .clone()
-        .filter(|w| w.starts_with('/'))
-        .unwrap_or_else(|| "/".to_string());
+    // conversion.md makes WorkingDir the cwd verbatim, but the runtime spec (and rrun's
+    // validation) wants an absolute cwd: a relative WorkingDir is taken from the root, as
+    // Docker does ("app" -> "/app"), instead of being dropped. Empty or absent means "/".
+    let cwd = match exec.working_dir.as_deref() {
+        None | Some("") => "/".to_string(),
+        Some(w) if w.starts_with('/') => w.to_string(),
+        Some(w) => format!("/{w}"),
+    };
     let mut process_user = json!({"uid": user.uid, "gid": user.gid});
     if !user.additional_gids.is_empty() {
         process_user["additionalGids"] = json!(user.additional_gids);
@@ -263,6 +266,20 @@ mod tests {
         assert_eq!(a["org.opencontainers.image.stopSignal"], "SIGTERM");
         assert_eq!(a["org.opencontainers.image.exposedPorts"], "8080/tcp");
         assert_eq!(a["org.opencontainers.image.architecture"], "amd64");
+    }
+
+    #[test]
+    fn relative_working_dir_is_kept_under_the_root() {
+        let cwd = |w: &str| {
+            let img = image(&format!(
+                r#"{{"config":{{"Cmd":["sh"],"WorkingDir":{w:?}}}}}"#
+            ));
+            convert(&img, &IdMap::default(), false)["process"]["cwd"].clone()
+        };
+        assert_eq!(cwd("app"), "/app");
+        assert_eq!(cwd("a/b"), "/a/b");
+        assert_eq!(cwd("/abs"), "/abs");
+        assert_eq!(cwd(""), "/");
     }
 
     #[test]
