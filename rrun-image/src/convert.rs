@@ -1,6 +1,7 @@
 //! The image configuration turned into a runtime-spec config.json, following the image-spec's
 //! conversion rules: Entrypoint+Cmd -> args, Env, WorkingDir -> cwd, User resolved in the
-//! rootfs, ExposedPorts/StopSignal/labels -> annotations, Volumes -> mounts. Everything else is
+//! rootfs, ExposedPorts/StopSignal/labels -> annotations, Volumes -> mounts. A command given by
+//! the user replaces Entrypoint+Cmd. Everything else is
 //! the same sound default `runc spec` writes (namespaces, standard mounts, masked and read-only
 //! paths, default capabilities), with a user namespace when the rootfs is id-mapped.
 
@@ -17,7 +18,10 @@ const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
-    #[error("the image has neither Entrypoint nor Cmd: there is no command to run")]
+    #[error(
+        "the image has neither Entrypoint nor Cmd: there is no command to run \
+         (give one after the bundle: rrun-image unpack SOURCE BUNDLE -- CMD ARGS...)"
+    )]
     NoCommand,
     #[error(transparent)]
     User(#[from] UserError),
@@ -39,6 +43,8 @@ pub struct Options<'a> {
     pub rootless: bool,
     /// Where the bundle will finally be (volume sources are absolute paths in it).
     pub bundle: &'a Path,
+    /// The user's command (`unpack ... -- CMD ARGS...`): replaces Entrypoint+Cmd when not empty.
+    pub command: Option<&'a [String]>,
 }
 
 fn mappings(ranges: &[IdRange]) -> Value {
@@ -102,8 +108,14 @@ pub fn runtime_config(
     opts: &Options<'_>,
 ) -> Result<Value, ConvertError> {
     let exec = image.config.clone().unwrap_or_default();
-    let mut args = exec.entrypoint.clone().unwrap_or_default();
-    args.extend(exec.cmd.clone().unwrap_or_default());
+    let args = match opts.command.filter(|c| !c.is_empty()) {
+        Some(command) => command.to_vec(),
+        None => {
+            let mut args = exec.entrypoint.clone().unwrap_or_default();
+            args.extend(exec.cmd.clone().unwrap_or_default());
+            args
+        }
+    };
     if args.is_empty() {
         return Err(ConvertError::NoCommand);
     }
@@ -213,6 +225,7 @@ mod tests {
                 ids,
                 rootless,
                 bundle: Path::new("/b"),
+                command: None,
             },
         )
         .unwrap();
@@ -306,8 +319,45 @@ mod tests {
             ids: &ids,
             rootless: false,
             bundle: Path::new("/b"),
+            command: None,
         };
         let err = runtime_config(&image(r#"{"config":{}}"#), &root, &opts).unwrap_err();
         assert!(matches!(err, ConvertError::NoCommand));
+    }
+
+    #[test]
+    fn a_given_command_replaces_entrypoint_and_cmd() {
+        let root = Root::open(&std::env::temp_dir()).unwrap();
+        let ids = IdMap::default();
+        let command = ["/bin/echo".to_string(), "hi".to_string()];
+        let opts = Options {
+            ids: &ids,
+            rootless: false,
+            bundle: Path::new("/b"),
+            command: Some(&command),
+        };
+        for img in [
+            r#"{"config":{}}"#,
+            r#"{"config":{"Entrypoint":["/ep"],"Cmd":["x"]}}"#,
+        ] {
+            let c = runtime_config(&image(img), &root, &opts).unwrap();
+            assert_eq!(c["process"]["args"], json!(["/bin/echo", "hi"]), "{img}");
+        }
+    }
+
+    #[test]
+    fn no_command_error_says_how_to_give_one() {
+        let root = Root::open(&std::env::temp_dir()).unwrap();
+        let ids = IdMap::default();
+        let opts = Options {
+            ids: &ids,
+            rootless: false,
+            bundle: Path::new("/b"),
+            command: None,
+        };
+        let err = runtime_config(&image(r#"{"config":{}}"#), &root, &opts).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("neither Entrypoint nor Cmd"), "{msg}");
+        assert!(msg.contains("-- CMD"), "{msg}");
     }
 }

@@ -89,6 +89,10 @@ enum Command {
         snapshot: Option<Snapshot>,
         #[command(flatten)]
         registry: RegistryArgs,
+        /// The command to run (after `--`), replacing the image's Entrypoint and Cmd; needed
+        /// when the image has neither.
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
     },
     /// Unmount the overlay rootfs of a bundle made with `unpack --snapshot overlay`.
     Umount {
@@ -272,6 +276,7 @@ fn run(cli: Cli) -> Result<()> {
             rootless,
             snapshot,
             registry,
+            command,
         } => {
             let store = store()?;
             let ids = id_map(uid_map, gid_map, *rootless)?;
@@ -280,6 +285,7 @@ fn run(cli: Cli) -> Result<()> {
             let opts = image::unpack::Options {
                 ids,
                 rootless: *rootless,
+                command: command.clone(),
             };
             let context = || format!("unpacking {source} into {}", bundle.display());
             if snapshot.is_some() {

@@ -51,6 +51,8 @@ type Result<T> = std::result::Result<T, UnpackError>;
 pub struct Options {
     pub ids: IdMap,
     pub rootless: bool,
+    /// The command to run instead of the image's Entrypoint+Cmd (empty: the image's).
+    pub command: Vec<String>,
 }
 
 pub struct Report {
@@ -215,6 +217,7 @@ pub fn write_config(
             ids: &opts.ids,
             rootless: opts.rootless,
             bundle: final_bundle,
+            command: Some(&opts.command),
         },
     )?;
     let path = tmp.join("config.json");

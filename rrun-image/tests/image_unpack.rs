@@ -354,3 +354,40 @@ fn overlay_snapshots_share_the_layer_cache() {
     // The layout's image is not in the store's index: once unmounted, its cached layers go.
     assert!(store.join("layers").read_dir().unwrap().next().is_none());
 }
+
+#[test]
+fn command_after_double_dash_replaces_the_image_command() {
+    let tmp = TempDir::new("command");
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    layout.image("nocmd", &layers(false), json!({"Env": ["FOO=bar"]}));
+    let src = format!("{}:nocmd", layout.dir.display());
+    let store = tmp.path().join("store");
+    let unpack_cmd = |bundle: &Path, command: &[&str], ok: bool| {
+        let mut cmd = rrun_image();
+        cmd.arg("--root")
+            .arg(&store)
+            .arg("unpack")
+            .arg(&src)
+            .arg(bundle);
+        if !command.is_empty() {
+            cmd.arg("--").args(command);
+        }
+        run(&mut cmd, ok)
+    };
+    // No command in the image and none given: refused, saying how to give one.
+    let refused = tmp.path().join("refused");
+    let out = unpack_cmd(&refused, &[], false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("neither Entrypoint nor Cmd"), "{err}");
+    assert!(err.contains("-- CMD"), "{err}");
+    assert!(!refused.join("config.json").exists());
+    // Given after `--` (options-looking arguments included): it is the process's args.
+    let bundle = tmp.path().join("bundle");
+    unpack_cmd(&bundle, &["/bin/sh", "-c", "echo hi", "--rootless"], true);
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["process"]["args"],
+        json!(["/bin/sh", "-c", "echo hi", "--rootless"])
+    );
+}
