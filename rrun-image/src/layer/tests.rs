@@ -133,6 +133,29 @@ fn whiteouts_remove_what_lower_layers_put_there() {
 }
 
 #[test]
+fn a_whiteout_spares_what_its_own_layer_put_there() {
+    let s = Scratch::new("whiteout-own");
+    let (p, root) = s.root("rootfs");
+    let lower = Layer::default()
+        .file("a/x", "old")
+        .file("a/y", "old")
+        .file("d/low", "old");
+    // Whatever the order, `.wh.NAME` hides only the lower layers' NAME; a directory this
+    // layer wrote into loses what the lower layers had in it and keeps its own entries.
+    let upper = Layer::default()
+        .file("a/x", "new")
+        .file("a/.wh.x", "")
+        .file("a/.wh.y", "")
+        .file("a/y", "new")
+        .file("d/own", "new")
+        .file(".wh.d", "");
+    apply(&root, &Options::default(), &[], &[lower, upper]);
+    assert_eq!(std::fs::read(p.join("a/x")).unwrap(), b"new");
+    assert_eq!(std::fs::read(p.join("a/y")).unwrap(), b"new");
+    assert_eq!(names(&p.join("d")), ["own"]);
+}
+
+#[test]
 fn hard_links_reach_earlier_layers() {
     let s = Scratch::new("hardlink");
     let (p, root) = s.root("rootfs");
