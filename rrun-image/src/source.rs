@@ -6,7 +6,7 @@
 
 use super::digest::{self, Digest, DigestError};
 use super::error::{io_err, IoError};
-use super::layer::stream::{detect, Compression, LayerOpener};
+use super::layer::stream::{detect, Compression, LayerOpener, OpenFn, UnknownCompression};
 use super::manifest::Platform;
 use super::manifest::{
     Descriptor, Document, ImageConfig, Index, Manifest, ManifestError, REF_NAME,
@@ -37,6 +37,11 @@ pub enum SourceError {
     },
     #[error("{path}: {reason}")]
     Archive { path: PathBuf, reason: String },
+    #[error("layer {digest}: {reason}")]
+    LayerMediaType {
+        digest: Digest,
+        reason: UnknownCompression,
+    },
     #[error("image has {layers} layers but its config lists {diff_ids} diff ids")]
     LayerCount { layers: usize, diff_ids: usize },
 }
@@ -79,8 +84,18 @@ fn invalid(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
+/// A layer opener that decompresses what `desc`'s media type names.
+fn described(desc: &Descriptor, open: OpenFn) -> Result<LayerOpener> {
+    LayerOpener::with_media_type(&desc.media_type, open).map_err(|reason| {
+        SourceError::LayerMediaType {
+            digest: desc.digest.clone(),
+            reason,
+        }
+    })
+}
+
 /// Hash the whole file against `desc`, then hand it out from its start.
-fn verified_file(path: PathBuf, desc: Descriptor) -> LayerOpener {
+fn verified_file(path: PathBuf, desc: Descriptor) -> OpenFn {
     Box::new(move || {
         let mut f = File::open(&path)?;
         let h = digest::hash_reader(&mut f)?;
@@ -125,7 +140,10 @@ pub fn from_store(store: &Store, name: &str) -> Result<Option<Image>> {
             }
             .into());
         }
-        openers.push(Box::new(move || Ok(Box::new(f) as Box<dyn Read + Send>)) as LayerOpener);
+        openers.push(described(
+            l,
+            Box::new(move || Ok(Box::new(f) as Box<dyn Read + Send>)),
+        )?);
     }
     Ok(Some(Image::new(desc.digest, config, openers)?))
 }
@@ -203,8 +221,11 @@ pub fn from_layout(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<I
     let openers = manifest
         .layers
         .iter()
-        .map(|l| verified_file(dir.join("blobs/sha256").join(l.digest.hex()), l.clone()))
-        .collect();
+        .map(|l| {
+            let path = dir.join("blobs/sha256").join(l.digest.hex());
+            described(l, verified_file(path, l.clone()))
+        })
+        .collect::<Result<_>>()?;
     Image::new(digest, config, openers)
 }
 
@@ -294,7 +315,7 @@ pub fn from_docker_archive(path: &Path) -> Result<Image> {
         let expected = name_digest(name);
         let diff_id = config.rootfs.diff_ids.get(i).cloned();
         let (path, name) = (path.to_path_buf(), name.clone());
-        openers.push(Box::new(move || {
+        openers.push(LayerOpener::sniffed(Box::new(move || {
             let h = digest::hash_reader(section(&path, m)?)?;
             let mut head = [0u8; 4];
             let n = section(&path, m)?.read(&mut head)?;
@@ -310,7 +331,7 @@ pub fn from_docker_archive(path: &Path) -> Result<Image> {
                 )));
             }
             Ok(Box::new(section(&path, m)?) as Box<dyn Read + Send>)
-        }) as LayerOpener);
+        })));
     }
     Image::new(config_digest, config, openers)
 }
