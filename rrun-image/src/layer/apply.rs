@@ -147,9 +147,20 @@ impl<'r> Applier<'r> {
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
+        let kind = match entry.header().entry_type() {
+            // A pax global header holds defaults for the entries after it (in practice a
+            // comment, such as `git archive`'s commit id), not a file: skipped, its defaults
+            // are not applied.
+            tar::EntryType::XGlobalHeader => return Ok(()),
+            // Old V7 tars have no directory type: a regular entry (typeflag NUL or '0') whose
+            // name ends in `/` is a directory.
+            tar::EntryType::Regular if entry.path_bytes().ends_with(b"/") => {
+                tar::EntryType::Directory
+            }
+            kind => kind,
+        };
         let raw = entry.path().map_err(ApplyError::Tar)?.into_owned();
         let InRoot { path, split } = InRoot::new(&raw);
-        let kind = entry.header().entry_type();
         let meta = header_meta(entry, &path)?;
         let Some((parent, name)) = split else {
             // The root directory itself (`./`).

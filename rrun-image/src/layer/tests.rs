@@ -66,6 +66,13 @@ impl Layer {
         self
     }
 
+    /// An entry of any type, `data` as its content.
+    fn raw(mut self, kind: tar::EntryType, path: &str, data: &str) -> Layer {
+        let data = data.as_bytes().to_vec();
+        self.0.push((kind, path.into(), 0o755, data));
+        self
+    }
+
     fn tar(&self) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (kind, path, mode, data) in &self.0 {
@@ -153,6 +160,23 @@ fn a_whiteout_spares_what_its_own_layer_put_there() {
     assert_eq!(std::fs::read(p.join("a/x")).unwrap(), b"new");
     assert_eq!(std::fs::read(p.join("a/y")).unwrap(), b"new");
     assert_eq!(names(&p.join("d")), ["own"]);
+}
+
+#[test]
+fn v7_directories_and_pax_global_headers() {
+    let s = Scratch::new("v7");
+    let (p, root) = s.root("rootfs");
+    // Old V7 tars have no directory type: a regular entry whose name ends in `/` is one. A pax
+    // global header ('g') carries defaults for the archive, not a file.
+    let global = "31 comment=made by an old tool\n";
+    let l = Layer::default()
+        .raw(tar::EntryType::XGlobalHeader, "pax_global_header", global)
+        .raw(tar::EntryType::Regular, "v7dir/", "")
+        .file("v7dir/f", "1");
+    apply(&root, &Options::default(), &[], &[l]);
+    assert!(p.join("v7dir").symlink_metadata().unwrap().is_dir());
+    assert_eq!(std::fs::read(p.join("v7dir/f")).unwrap(), b"1");
+    assert_eq!(names(&p), ["v7dir"]);
 }
 
 #[test]
