@@ -173,7 +173,8 @@ fn read_verified(dir: &Path, desc: &Descriptor) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-/// The manifest named `tag` in a layout (resolving an index to `platform`).
+/// The manifest named `tag` in a layout: the one for `wanted` when the name is on several (one
+/// per platform), and an index resolved to `wanted`.
 fn layout_manifest(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<(Digest, Manifest)> {
     let index_path = dir.join("index.json");
     let data = std::fs::read(&index_path).map_err(io_err("read", &index_path))?;
@@ -189,19 +190,30 @@ fn layout_manifest(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let desc = match tag {
+    let named: Vec<&Descriptor> = match tag {
         Some(t) => index
             .manifests
             .iter()
-            .find(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(t)),
-        None if index.manifests.len() == 1 => index.manifests.first(),
-        None => None,
-    }
-    .ok_or_else(|| SourceError::NoTag {
-        layout: dir.to_path_buf(),
-        tag: tag.unwrap_or("").to_string(),
-        tags: tags(),
-    })?;
+            .filter(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(t))
+            .collect(),
+        None if index.manifests.len() == 1 => index.manifests.iter().collect(),
+        None => Vec::new(),
+    };
+    let desc = match named[..] {
+        [] => {
+            return Err(SourceError::NoTag {
+                layout: dir.to_path_buf(),
+                tag: tag.unwrap_or("").to_string(),
+                tags: tags(),
+            })
+        }
+        [one] => one,
+        // The same name on several manifests (one per platform): the wanted platform's.
+        _ => {
+            let what = format!("{} (tag {:?})", dir.display(), tag.unwrap_or(""));
+            platform::select_among(&what, named.iter().copied(), wanted)?
+        }
+    };
     let mut desc = desc.clone();
     loop {
         let what = format!("{}@{}", dir.display(), desc.digest);
@@ -334,4 +346,63 @@ pub fn from_docker_archive(path: &Path) -> Result<Image> {
         })));
     }
     Image::new(config_digest, config, openers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::OCI_MANIFEST;
+
+    /// A layout whose index names two manifests `app` (linux/amd64 and linux/arm64); returns
+    /// the manifests' digests in that order.
+    fn two_platform_layout(dir: &Path) -> [Digest; 2] {
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |data: &[u8]| {
+            let d = Digest::of(data);
+            std::fs::write(blobs.join(d.hex()), data).unwrap();
+            (d, data.len())
+        };
+        let mut entries = Vec::new();
+        let mut digests = Vec::new();
+        for arch in ["amd64", "arm64"] {
+            let config = format!(
+                r#"{{"architecture":"{arch}","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+            );
+            let (cd, cs) = put(config.as_bytes());
+            let manifest = format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{cs}}},"layers":[]}}"#
+            );
+            let (md, ms) = put(manifest.as_bytes());
+            entries.push(format!(
+                r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{md}","size":{ms},"platform":{{"os":"linux","architecture":"{arch}"}},"annotations":{{"{REF_NAME}":"app"}}}}"#
+            ));
+            digests.push(md);
+        }
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
+            entries.join(",")
+        );
+        std::fs::write(dir.join("index.json"), index).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        [digests[0].clone(), digests[1].clone()]
+    }
+
+    #[test]
+    fn a_tag_on_several_platforms_picks_the_wanted_one() {
+        let dir = std::env::temp_dir().join(format!("rrun-image-layout-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let [amd64, arm64] = two_platform_layout(&dir);
+        for (wanted, expected) in [("linux/arm64", &arm64), ("linux/amd64", &amd64)] {
+            let wanted = platform::parse(wanted).unwrap();
+            let (digest, _) = layout_manifest(&dir, Some("app"), &wanted).unwrap();
+            assert_eq!(&digest, expected);
+        }
+        let err = layout_manifest(&dir, Some("app"), &platform::parse("linux/s390x").unwrap())
+            .unwrap_err()
+            .to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(err.contains("linux/amd64, linux/arm64"), "{err}");
+        assert!(err.contains("linux/s390x"), "{err}");
+    }
 }
