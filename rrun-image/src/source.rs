@@ -388,20 +388,69 @@ mod tests {
         [digests[0].clone(), digests[1].clone()]
     }
 
+    /// A directory under the system temp dir, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let p = std::env::temp_dir()
+                .join(format!("rrun-image-source-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            Scratch(p)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_layer_of_an_unknown_compression_is_refused_by_media_type() {
+        let s = Scratch::new("lz4");
+        let dir = &s.0;
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |data: &[u8]| {
+            let d = Digest::of(data);
+            std::fs::write(blobs.join(d.hex()), data).unwrap();
+            (d, data.len())
+        };
+        let (ld, ls) = put(b"not really lz4");
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{ld}"]}}}}"#
+        );
+        let (cd, cs) = put(config.as_bytes());
+        let lz4 = "application/vnd.oci.image.layer.v1.tar+lz4";
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{cs}}},"layers":[{{"mediaType":"{lz4}","digest":"{ld}","size":{ls}}}]}}"#
+        );
+        let (md, ms) = put(manifest.as_bytes());
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{md}","size":{ms}}}]}}"#
+        );
+        std::fs::write(dir.join("index.json"), index).unwrap();
+        let err = match from_layout(dir, None, &platform::host()) {
+            Ok(_) => panic!("a +lz4 layer was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(lz4) && err.contains(&ld.to_string()), "{err}");
+    }
+
     #[test]
     fn a_tag_on_several_platforms_picks_the_wanted_one() {
-        let dir = std::env::temp_dir().join(format!("rrun-image-layout-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let [amd64, arm64] = two_platform_layout(&dir);
+        let s = Scratch::new("platforms");
+        let dir = &s.0;
+        let [amd64, arm64] = two_platform_layout(dir);
         for (wanted, expected) in [("linux/arm64", &arm64), ("linux/amd64", &amd64)] {
             let wanted = platform::parse(wanted).unwrap();
-            let (digest, _) = layout_manifest(&dir, Some("app"), &wanted).unwrap();
+            let (digest, _) = layout_manifest(dir, Some("app"), &wanted).unwrap();
             assert_eq!(&digest, expected);
         }
-        let err = layout_manifest(&dir, Some("app"), &platform::parse("linux/s390x").unwrap())
+        let err = layout_manifest(dir, Some("app"), &platform::parse("linux/s390x").unwrap())
             .unwrap_err()
             .to_string();
-        let _ = std::fs::remove_dir_all(&dir);
         assert!(err.contains("linux/amd64, linux/arm64"), "{err}");
         assert!(err.contains("linux/s390x"), "{err}");
     }
