@@ -274,3 +274,27 @@ fn overlay_mode_writes_whiteouts_for_overlayfs() {
     assert_eq!(names(&p.join("d")), ["hidden", "kept"]);
     // The opaque xattr is read by overlayfs itself in image_unpack's snapshot test.
 }
+
+#[test]
+fn overlay_mode_whiteouts_spare_their_own_layer() {
+    if !geteuid().is_root() {
+        eprintln!("skipped: overlay whiteouts need root (mknod of a 0/0 device, trusted.* xattr)");
+        return;
+    }
+    let s = Scratch::new("overlay-own");
+    let (p, root) = s.root("rootfs");
+    let opts = Options {
+        overlay_whiteouts: true,
+        ..Options::default()
+    };
+    // The layer's own `own` and `dir` stay what it wrote, not whiteout devices.
+    let l = Layer::default()
+        .file("d/own", "1")
+        .file("d/.wh.own", "")
+        .file("dir/f", "2")
+        .file(".wh.dir", "");
+    apply(&root, &opts, &[], &[l]);
+    assert_eq!(std::fs::read(p.join("d/own")).unwrap(), b"1");
+    assert!(p.join("dir").symlink_metadata().unwrap().is_dir());
+    assert_eq!(names(&p.join("dir")), ["f"]);
+}
