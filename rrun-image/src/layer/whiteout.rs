@@ -79,6 +79,7 @@ impl Applier<'_> {
             fsops::mknod_at(dir.as_fd(), &cname, libc::S_IFCHR, 0)
                 .map_err(rootfs_err("mknodat(whiteout)", &path))?;
             self.removed(&path);
+            self.hidden.insert(path);
             return Ok(());
         }
         let dir = match self
@@ -91,6 +92,32 @@ impl Applier<'_> {
         };
         fsops::remove_all_at(dir.as_fd(), &cname).map_err(rootfs_err("remove", &path))?;
         self.removed(&path);
+        Ok(())
+    }
+
+    /// Overlay mode: an entry at or below a whiteout device this layer made (`.wh.d` before
+    /// `d/f` in the tar) turns the device back into a directory, opaque so that what the lower
+    /// layers hold at `d` stays hidden. An entry that is no directory then replaces it.
+    pub(super) fn reopen_hidden(&mut self, path: &Path) -> Result<()> {
+        let mut found: Vec<PathBuf> = path
+            .ancestors()
+            .filter(|a| self.hidden.contains(*a))
+            .map(Path::to_path_buf)
+            .collect();
+        // The outermost first: the inner ones are inside it.
+        found.reverse();
+        for p in found {
+            self.hidden.remove(&p);
+            let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+                continue;
+            };
+            let cname = cstring(name).map_err(rootfs_err("name", &p))?;
+            let dir = self.parent(parent)?;
+            fsops::remove_all_at(dir.as_fd(), &cname).map_err(rootfs_err("remove", &p))?;
+            self.removed(&p);
+            fsops::mkdir_at(dir.as_fd(), &cname, 0o755).map_err(rootfs_err("mkdirat", &p))?;
+            self.opaque(&p)?;
+        }
         Ok(())
     }
 
