@@ -74,24 +74,41 @@ pub fn select<'a>(
     index: &'a Index,
     wanted: &Platform,
 ) -> Result<&'a Descriptor, PlatformError> {
-    let with_platform = || {
-        index
-            .manifests
-            .iter()
-            .filter_map(|d| Some((d, d.platform.as_ref()?)))
-    };
-    with_platform()
+    select_among(what, &index.manifests, wanted)
+}
+
+/// The descriptor among `descs` for `wanted` (those without a platform never match); an exact
+/// variant match wins over a variant-less one. The error lists the platforms there are.
+pub fn select_among<'a>(
+    what: &str,
+    descs: impl IntoIterator<Item = &'a Descriptor>,
+    wanted: &Platform,
+) -> Result<&'a Descriptor, PlatformError> {
+    let with_platform: Vec<(&Descriptor, &Platform)> = descs
+        .into_iter()
+        .filter_map(|d| Some((d, d.platform.as_ref()?)))
+        .collect();
+    let found = with_platform
+        .iter()
         .find(|(_, p)| p.variant == wanted.variant && matches(wanted, p))
-        .or_else(|| with_platform().find(|(_, p)| matches(wanted, p)))
-        .map(|(d, _)| d)
-        .ok_or_else(|| PlatformError::NoMatch {
+        .or_else(|| with_platform.iter().find(|(_, p)| matches(wanted, p)));
+    match found {
+        Some((d, _)) => Ok(d),
+        None if with_platform.is_empty() => Err(PlatformError::NoMatch {
             wanted: display(wanted),
             what: what.to_string(),
-            available: with_platform()
+            available: "no manifest naming its platform".to_string(),
+        }),
+        None => Err(PlatformError::NoMatch {
+            wanted: display(wanted),
+            what: what.to_string(),
+            available: with_platform
+                .iter()
                 .map(|(_, p)| display(p))
                 .collect::<Vec<_>>()
                 .join(", "),
-        })
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use super::digest::{self, Digest, DigestError};
 use super::error::{io_err, IoError};
-use super::layer::stream::{detect, Compression, LayerOpener};
+use super::layer::stream::{detect, Compression, LayerOpener, OpenFn, UnknownCompression};
 use super::manifest::Platform;
 use super::manifest::{
     Descriptor, Document, ImageConfig, Index, Manifest, ManifestError, REF_NAME,
@@ -37,6 +37,11 @@ pub enum SourceError {
     },
     #[error("{path}: {reason}")]
     Archive { path: PathBuf, reason: String },
+    #[error("layer {digest}: {reason}")]
+    LayerMediaType {
+        digest: Digest,
+        reason: UnknownCompression,
+    },
     #[error("image has {layers} layers but its config lists {diff_ids} diff ids")]
     LayerCount { layers: usize, diff_ids: usize },
 }
@@ -79,8 +84,18 @@ fn invalid(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
+/// A layer opener that decompresses what `desc`'s media type names.
+fn described(desc: &Descriptor, open: OpenFn) -> Result<LayerOpener> {
+    LayerOpener::with_media_type(&desc.media_type, open).map_err(|reason| {
+        SourceError::LayerMediaType {
+            digest: desc.digest.clone(),
+            reason,
+        }
+    })
+}
+
 /// Hash the whole file against `desc`, then hand it out from its start.
-fn verified_file(path: PathBuf, desc: Descriptor) -> LayerOpener {
+fn verified_file(path: PathBuf, desc: Descriptor) -> OpenFn {
     Box::new(move || {
         let mut f = File::open(&path)?;
         let h = digest::hash_reader(&mut f)?;
@@ -125,7 +140,10 @@ pub fn from_store(store: &Store, name: &str) -> Result<Option<Image>> {
             }
             .into());
         }
-        openers.push(Box::new(move || Ok(Box::new(f) as Box<dyn Read + Send>)) as LayerOpener);
+        openers.push(described(
+            l,
+            Box::new(move || Ok(Box::new(f) as Box<dyn Read + Send>)),
+        )?);
     }
     Ok(Some(Image::new(desc.digest, config, openers)?))
 }
@@ -155,7 +173,8 @@ fn read_verified(dir: &Path, desc: &Descriptor) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-/// The manifest named `tag` in a layout (resolving an index to `platform`).
+/// The manifest named `tag` in a layout: the one for `wanted` when the name is on several (one
+/// per platform), and an index resolved to `wanted`.
 fn layout_manifest(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<(Digest, Manifest)> {
     let index_path = dir.join("index.json");
     let data = std::fs::read(&index_path).map_err(io_err("read", &index_path))?;
@@ -171,19 +190,30 @@ fn layout_manifest(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let desc = match tag {
+    let named: Vec<&Descriptor> = match tag {
         Some(t) => index
             .manifests
             .iter()
-            .find(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(t)),
-        None if index.manifests.len() == 1 => index.manifests.first(),
-        None => None,
-    }
-    .ok_or_else(|| SourceError::NoTag {
-        layout: dir.to_path_buf(),
-        tag: tag.unwrap_or("").to_string(),
-        tags: tags(),
-    })?;
+            .filter(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(t))
+            .collect(),
+        None if index.manifests.len() == 1 => index.manifests.iter().collect(),
+        None => Vec::new(),
+    };
+    let desc = match named[..] {
+        [] => {
+            return Err(SourceError::NoTag {
+                layout: dir.to_path_buf(),
+                tag: tag.unwrap_or("").to_string(),
+                tags: tags(),
+            })
+        }
+        [one] => one,
+        // The same name on several manifests (one per platform): the wanted platform's.
+        _ => {
+            let what = format!("{} (tag {:?})", dir.display(), tag.unwrap_or(""));
+            platform::select_among(&what, named.iter().copied(), wanted)?
+        }
+    };
     let mut desc = desc.clone();
     loop {
         let what = format!("{}@{}", dir.display(), desc.digest);
@@ -203,8 +233,11 @@ pub fn from_layout(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<I
     let openers = manifest
         .layers
         .iter()
-        .map(|l| verified_file(dir.join("blobs/sha256").join(l.digest.hex()), l.clone()))
-        .collect();
+        .map(|l| {
+            let path = dir.join("blobs/sha256").join(l.digest.hex());
+            described(l, verified_file(path, l.clone()))
+        })
+        .collect::<Result<_>>()?;
     Image::new(digest, config, openers)
 }
 
@@ -294,7 +327,7 @@ pub fn from_docker_archive(path: &Path) -> Result<Image> {
         let expected = name_digest(name);
         let diff_id = config.rootfs.diff_ids.get(i).cloned();
         let (path, name) = (path.to_path_buf(), name.clone());
-        openers.push(Box::new(move || {
+        openers.push(LayerOpener::sniffed(Box::new(move || {
             let h = digest::hash_reader(section(&path, m)?)?;
             let mut head = [0u8; 4];
             let n = section(&path, m)?.read(&mut head)?;
@@ -310,7 +343,115 @@ pub fn from_docker_archive(path: &Path) -> Result<Image> {
                 )));
             }
             Ok(Box::new(section(&path, m)?) as Box<dyn Read + Send>)
-        }) as LayerOpener);
+        })));
     }
     Image::new(config_digest, config, openers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::OCI_MANIFEST;
+
+    /// A layout whose index names two manifests `app` (linux/amd64 and linux/arm64); returns
+    /// the manifests' digests in that order.
+    fn two_platform_layout(dir: &Path) -> [Digest; 2] {
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |data: &[u8]| {
+            let d = Digest::of(data);
+            std::fs::write(blobs.join(d.hex()), data).unwrap();
+            (d, data.len())
+        };
+        let mut entries = Vec::new();
+        let mut digests = Vec::new();
+        for arch in ["amd64", "arm64"] {
+            let config = format!(
+                r#"{{"architecture":"{arch}","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+            );
+            let (cd, cs) = put(config.as_bytes());
+            let manifest = format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{cs}}},"layers":[]}}"#
+            );
+            let (md, ms) = put(manifest.as_bytes());
+            entries.push(format!(
+                r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{md}","size":{ms},"platform":{{"os":"linux","architecture":"{arch}"}},"annotations":{{"{REF_NAME}":"app"}}}}"#
+            ));
+            digests.push(md);
+        }
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
+            entries.join(",")
+        );
+        std::fs::write(dir.join("index.json"), index).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        [digests[0].clone(), digests[1].clone()]
+    }
+
+    /// A directory under the system temp dir, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let p = std::env::temp_dir()
+                .join(format!("rrun-image-source-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            Scratch(p)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_layer_of_an_unknown_compression_is_refused_by_media_type() {
+        let s = Scratch::new("lz4");
+        let dir = &s.0;
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |data: &[u8]| {
+            let d = Digest::of(data);
+            std::fs::write(blobs.join(d.hex()), data).unwrap();
+            (d, data.len())
+        };
+        let (ld, ls) = put(b"not really lz4");
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{ld}"]}}}}"#
+        );
+        let (cd, cs) = put(config.as_bytes());
+        let lz4 = "application/vnd.oci.image.layer.v1.tar+lz4";
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{cs}}},"layers":[{{"mediaType":"{lz4}","digest":"{ld}","size":{ls}}}]}}"#
+        );
+        let (md, ms) = put(manifest.as_bytes());
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{md}","size":{ms}}}]}}"#
+        );
+        std::fs::write(dir.join("index.json"), index).unwrap();
+        let err = match from_layout(dir, None, &platform::host()) {
+            Ok(_) => panic!("a +lz4 layer was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(lz4) && err.contains(&ld.to_string()), "{err}");
+    }
+
+    #[test]
+    fn a_tag_on_several_platforms_picks_the_wanted_one() {
+        let s = Scratch::new("platforms");
+        let dir = &s.0;
+        let [amd64, arm64] = two_platform_layout(dir);
+        for (wanted, expected) in [("linux/arm64", &arm64), ("linux/amd64", &amd64)] {
+            let wanted = platform::parse(wanted).unwrap();
+            let (digest, _) = layout_manifest(dir, Some("app"), &wanted).unwrap();
+            assert_eq!(&digest, expected);
+        }
+        let err = layout_manifest(dir, Some("app"), &platform::parse("linux/s390x").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("linux/amd64, linux/arm64"), "{err}");
+        assert!(err.contains("linux/s390x"), "{err}");
+    }
 }

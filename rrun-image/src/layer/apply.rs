@@ -18,6 +18,7 @@ use crate::error::{rootfs_err, IoError};
 use crate::fsops::{self, cstring};
 use crate::idmap::{IdMap, IdMapError};
 use librrun::rootfs::resolve::{ResolveError, Root};
+use std::collections::HashSet;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -63,6 +64,8 @@ pub struct Applier<'r> {
     /// The last parent directory resolved (tar entries come grouped by directory).
     pub(super) cache: Option<(PathBuf, Rc<OwnedFd>)>,
     pub(super) seen: Seen,
+    /// Overlay mode: the whiteout devices the current layer made.
+    pub(super) hidden: HashSet<PathBuf>,
     /// The copy buffer for file contents.
     pub(super) buf: Vec<u8>,
     pub warnings: Vec<String>,
@@ -87,6 +90,7 @@ impl<'r> Applier<'r> {
             dirs: DeferredDirs::default(),
             cache: None,
             seen: Seen::default(),
+            hidden: HashSet::new(),
             buf: vec![0; 1 << 20],
             warnings: Vec::new(),
             entries: 0,
@@ -96,6 +100,7 @@ impl<'r> Applier<'r> {
     /// Apply one layer's uncompressed tar stream.
     pub fn apply(&mut self, tar_stream: impl Read) -> Result<()> {
         self.seen.clear();
+        self.hidden.clear();
         self.cache = None;
         let mut archive = tar::Archive::new(tar_stream);
         for entry in archive.entries().map_err(ApplyError::Tar)? {
@@ -147,9 +152,20 @@ impl<'r> Applier<'r> {
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
+        let kind = match entry.header().entry_type() {
+            // A pax global header holds defaults for the entries after it (in practice a
+            // comment, such as `git archive`'s commit id), not a file: skipped, its defaults
+            // are not applied.
+            tar::EntryType::XGlobalHeader => return Ok(()),
+            // Old V7 tars have no directory type: a regular entry (typeflag NUL or '0') whose
+            // name ends in `/` is a directory.
+            tar::EntryType::Regular if entry.path_bytes().ends_with(b"/") => {
+                tar::EntryType::Directory
+            }
+            kind => kind,
+        };
         let raw = entry.path().map_err(ApplyError::Tar)?.into_owned();
         let InRoot { path, split } = InRoot::new(&raw);
-        let kind = entry.header().entry_type();
         let meta = header_meta(entry, &path)?;
         let Some((parent, name)) = split else {
             // The root directory itself (`./`).
@@ -169,6 +185,9 @@ impl<'r> Applier<'r> {
             Some(Whiteout::Invalid) => return Err(ApplyError::BadWhiteout { path }),
             Some(Whiteout::Hide(hidden)) => return self.whiteout(&parent, hidden),
             None => {}
+        }
+        if !self.hidden.is_empty() {
+            self.reopen_hidden(&path)?;
         }
         self.seen.record(&path);
         let dir = self.parent(&parent)?;

@@ -64,9 +64,14 @@ impl Seen {
 }
 
 impl Applier<'_> {
-    /// `.wh.NAME` in `parent`: hide NAME of the lower layers.
+    /// `.wh.NAME` in `parent`: hide NAME of the lower layers. What this layer itself wrote at
+    /// NAME (before the whiteout in the tar, or after it) stays: a file is kept, and a
+    /// directory keeps its own entries and loses the lower layers' ones, as an opaque one does.
     pub(super) fn whiteout(&mut self, parent: &Path, hidden: &OsStr) -> Result<()> {
         let path = parent.join(hidden);
+        if self.seen.contains(&path) {
+            return self.whiteout_over_own(parent, hidden, &path);
+        }
         let cname = cstring(hidden).map_err(rootfs_err("name", &path))?;
         if self.opts.overlay_whiteouts {
             let dir = self.parent(parent)?;
@@ -74,6 +79,7 @@ impl Applier<'_> {
             fsops::mknod_at(dir.as_fd(), &cname, libc::S_IFCHR, 0)
                 .map_err(rootfs_err("mknodat(whiteout)", &path))?;
             self.removed(&path);
+            self.hidden.insert(path);
             return Ok(());
         }
         let dir = match self
@@ -87,6 +93,45 @@ impl Applier<'_> {
         fsops::remove_all_at(dir.as_fd(), &cname).map_err(rootfs_err("remove", &path))?;
         self.removed(&path);
         Ok(())
+    }
+
+    /// Overlay mode: an entry at or below a whiteout device this layer made (`.wh.d` before
+    /// `d/f` in the tar) turns the device back into a directory, opaque so that what the lower
+    /// layers hold at `d` stays hidden. An entry that is no directory then replaces it.
+    pub(super) fn reopen_hidden(&mut self, path: &Path) -> Result<()> {
+        let mut found: Vec<PathBuf> = path
+            .ancestors()
+            .filter(|a| self.hidden.contains(*a))
+            .map(Path::to_path_buf)
+            .collect();
+        // The outermost first: the inner ones are inside it.
+        found.reverse();
+        for p in found {
+            self.hidden.remove(&p);
+            let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+                continue;
+            };
+            let cname = cstring(name).map_err(rootfs_err("name", &p))?;
+            let dir = self.parent(parent)?;
+            fsops::remove_all_at(dir.as_fd(), &cname).map_err(rootfs_err("remove", &p))?;
+            self.removed(&p);
+            fsops::mkdir_at(dir.as_fd(), &cname, 0o755).map_err(rootfs_err("mkdirat", &p))?;
+            self.opaque(&p)?;
+        }
+        Ok(())
+    }
+
+    /// `.wh.NAME` where this layer already wrote NAME (or something below it): only a
+    /// directory has lower-layer content left to hide, and it is made opaque.
+    fn whiteout_over_own(&mut self, parent: &Path, hidden: &OsStr, path: &Path) -> Result<()> {
+        let cname = cstring(hidden).map_err(rootfs_err("name", path))?;
+        let dir = self
+            .root
+            .open_path(or_dot(parent), libc::O_PATH | libc::O_DIRECTORY)?;
+        match fsops::lstat_at(dir.as_fd(), &cname).map_err(rootfs_err("fstatat", path))? {
+            Some(st) if fsops::is_dir(&st) => self.opaque(path),
+            _ => Ok(()),
+        }
     }
 
     /// `.wh..wh..opq` in `dir_path`: the directory hides everything the lower layers put in it.
