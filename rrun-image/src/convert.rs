@@ -85,6 +85,11 @@ fn annotations(image: &ImageConfig) -> BTreeMap<String, String> {
     put("os", Some(image.os.clone()));
     put("architecture", Some(image.architecture.clone()));
     put("variant", image.variant.clone());
+    put("os.version", image.os_version.clone());
+    put(
+        "os.features",
+        image.os_features.as_ref().map(|f| f.join(",")),
+    );
     put("author", image.author.clone());
     put("created", image.created.clone());
     put("stopSignal", exec.stop_signal);
@@ -279,6 +284,18 @@ mod tests {
         assert_eq!(a["org.opencontainers.image.stopSignal"], "SIGTERM");
         assert_eq!(a["org.opencontainers.image.exposedPorts"], "8080/tcp");
         assert_eq!(a["org.opencontainers.image.architecture"], "amd64");
+    }
+
+    /// conversion.md: os.version and os.features become annotations.
+    #[test]
+    fn os_version_and_features_are_annotated() {
+        let img = image(
+            r#"{"os":"windows","architecture":"amd64","os.version":"10.0.17763.1040",
+            "os.features":["win32k"],"config":{"Cmd":["cmd"]}}"#,
+        );
+        let a = &convert(&img, &IdMap::default(), false)["annotations"];
+        assert_eq!(a["org.opencontainers.image.os.version"], "10.0.17763.1040");
+        assert_eq!(a["org.opencontainers.image.os.features"], "win32k");
     }
 
     #[test]
