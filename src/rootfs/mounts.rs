@@ -159,46 +159,37 @@ fn mount_fs(
             })
         }
     }
-    apply_propagation(ctx, dest, opts)
+    finish_mount(ctx, dest, opts)
 }
 
-fn apply_propagation(
+/// What every mount does once it is in place: the recursive options (`rro`, `rnosuid`, ...:
+/// mount_setattr with AT_RECURSIVE on it and every mount below it), then the propagation
+/// changes. The mount's top is resolved once, only when either is asked for.
+fn finish_mount(
     ctx: &MountContext<'_>,
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
-    apply_recursive_attrs(ctx, dest, opts)?;
-    if opts.propagation.is_empty() {
+    let recursive = opts.rec_attr_set != 0 || opts.rec_attr_clr != 0;
+    if !recursive && opts.propagation.is_empty() {
         return Ok(());
     }
     let top = ctx.root.open_path(dest, libc::O_PATH)?;
+    if recursive {
+        let what = format!("recursive options of {}", dest.display());
+        super::fdmount::set_attr(
+            top.as_fd(),
+            opts.rec_attr_set,
+            opts.rec_attr_clr,
+            true,
+            &what,
+        )?;
+    }
     let p = fd_path(top.as_fd());
     for flag in &opts.propagation {
         mount(None::<&str>, &p, None::<&str>, *flag, None::<&str>)
             .map_err(sys("set propagation", dest))?;
     }
-    Ok(())
-}
-
-/// The recursive options (`rro`, `rnosuid`, ...): mount_setattr with AT_RECURSIVE on the mount
-/// at `dest` and every mount below it.
-fn apply_recursive_attrs(
-    ctx: &MountContext<'_>,
-    dest: &Path,
-    opts: &MountOptions,
-) -> Result<(), RootfsError> {
-    if opts.rec_attr_set == 0 && opts.rec_attr_clr == 0 {
-        return Ok(());
-    }
-    let top = ctx.root.open_path(dest, libc::O_PATH)?;
-    let what = format!("recursive options of {}", dest.display());
-    super::fdmount::set_attr(
-        top.as_fd(),
-        opts.rec_attr_set,
-        opts.rec_attr_clr,
-        true,
-        &what,
-    )?;
     Ok(())
 }
 
@@ -250,7 +241,7 @@ fn mount_bind(
         let top = ctx.root.open_path(dest, libc::O_PATH)?;
         bind_remount(&fd_path(top.as_fd()), remount, opts.cleared)?;
     }
-    apply_propagation(ctx, dest, opts)
+    finish_mount(ctx, dest, opts)
 }
 
 /// The error of making the destination of a directory bind: when the destination exists and
@@ -345,5 +336,5 @@ fn mount_cgroup(
         let fd = ctx.root.open_path(dest, libc::O_PATH)?;
         bind_remount(&fd_path(fd.as_fd()), ro | extra, opts.cleared)?;
     }
-    apply_propagation(ctx, dest, opts)
+    finish_mount(ctx, dest, opts)
 }
