@@ -276,6 +276,32 @@ impl FsManager {
     }
 }
 
+/// v1 refuses a memory limit below what it cannot reclaim with EBUSY: say so as runc does.
+fn below_usage(e: CgroupError, dir: &Path, file: &str) -> CgroupError {
+    let limit = match &e {
+        CgroupError::Write { value, source, .. }
+            if file == "memory.limit_in_bytes" && source.raw_os_error() == Some(libc::EBUSY) =>
+        {
+            value.trim().parse::<i64>().ok()
+        }
+        _ => None,
+    };
+    let read = |f: &str| {
+        fsio::read_optional(&dir.join(f))
+            .ok()
+            .flatten()
+            .and_then(|s| stats::parse_value(&s))
+    };
+    match (limit, read("memory.usage_in_bytes")) {
+        (Some(limit), Some(usage)) => CgroupError::MemoryBelowUsage {
+            limit,
+            usage,
+            peak: read("memory.max_usage_in_bytes").unwrap_or(0),
+        },
+        _ => e,
+    }
+}
+
 /// Which controllers the layout handles on which version.
 fn placement(layout: &Layout) -> Placement {
     Placement {
@@ -334,7 +360,9 @@ impl Manager for FsManager {
             let dir = self
                 .dir_for(&w.controller)
                 .ok_or_else(|| CgroupError::missing(&w.file, &w.controller))?;
-            writer.write(&dir.join(&w.file), &w.value)?;
+            writer
+                .write(&dir.join(&w.file), &w.value)
+                .map_err(|e| below_usage(e, dir, &w.file))?;
         }
         if let Some(state) = &plan.device_program {
             let dir = self
