@@ -21,5 +21,6 @@ pub mod source;
 pub mod store;
 #[allow(unsafe_code)]
 mod sys;
+pub mod transport;
 pub mod unpack;
 pub mod user;

@@ -391,3 +391,145 @@ fn command_after_double_dash_replaces_the_image_command() {
         json!(["/bin/sh", "-c", "echo hi", "--rootless"])
     );
 }
+
+/// Two `docker save`-style archives merged into one holding both images (what `docker save a b`
+/// writes): the members of both, one manifest.json listing both entries.
+fn merge_archives(a: &Path, b: &Path, out: &Path) {
+    let mut manifest: Vec<Value> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());
+    for src in [a, b] {
+        let mut ar = tar::Archive::new(std::fs::File::open(src).unwrap());
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            if name == "manifest.json" {
+                let list: Vec<Value> = serde_json::from_slice(&data).unwrap();
+                manifest.extend(list);
+                continue;
+            }
+            if !seen.insert(name.clone()) || e.header().entry_type() != EntryType::Regular {
+                continue;
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            builder.append_data(&mut h, &name, &data[..]).unwrap();
+        }
+    }
+    let data = serde_json::to_vec(&manifest).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    builder
+        .append_data(&mut h, "manifest.json", &data[..])
+        .unwrap();
+    builder.finish().unwrap();
+}
+
+/// Issue 20: skopeo's transport names (`docker-archive:FILE[:REF]`, `oci:`, `oci-archive:`),
+/// one image chosen among several in a `docker save` archive, and paths that do not exist
+/// named as such (before: `docker-archive:FILE` was taken for a registry host, a second image
+/// of an archive could not be chosen, `/nonexistent` was "repository must be lowercase").
+#[test]
+fn skopeo_transport_names_and_archives_with_several_images() {
+    let tmp = TempDir::new("transports");
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    layout.image("v1", &layers(false), exec_config());
+    let mut other = exec_config();
+    other["Env"] = json!(["FOO=second"]);
+    layout.image("v2", &layers(false)[..1], other);
+    let ldir = layout.dir.display().to_string();
+    let (a1, a2, both) = (
+        tmp.path().join("a1.tar"),
+        tmp.path().join("a2.tar"),
+        tmp.path().join("both.tar"),
+    );
+    for (tag, file, name) in [("v1", &a1, "test/app:v1"), ("v2", &a2, "test/app:v2")] {
+        run(
+            Command::new("skopeo")
+                .arg("copy")
+                .arg(format!("oci:{ldir}:{tag}"))
+                .arg(format!("docker-archive:{}:{name}", file.display())),
+            true,
+        );
+    }
+    merge_archives(&a1, &a2, &both);
+    let env_of = |bundle: &Path| -> Vec<Value> {
+        let c: Value =
+            serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+        c["process"]["env"].as_array().unwrap().clone()
+    };
+    let has = |bundle: &Path, v: &str| env_of(bundle).contains(&json!(v));
+    let bundle = |n: &str| tmp.path().join(n);
+    let b = both.display().to_string();
+    unpack(
+        &format!("docker-archive:{b}:test/app:v2"),
+        &bundle("by-tag"),
+        &[],
+    );
+    assert!(has(&bundle("by-tag"), "FOO=second"));
+    unpack(
+        &format!("docker-archive:{b}:docker.io/test/app:v1"),
+        &bundle("normalized"),
+        &[],
+    );
+    assert!(has(&bundle("normalized"), "FOO=bar"));
+    unpack(&format!("docker-archive:{b}:@1"), &bundle("by-index"), &[]);
+    assert!(has(&bundle("by-index"), "FOO=second"));
+    unpack(
+        &format!("docker-archive:{}", a1.display()),
+        &bundle("single"),
+        &[],
+    );
+    assert!(has(&bundle("single"), "FOO=bar"));
+    // oci: and oci-archive: name the same image as the short DIR:TAG form.
+    unpack(&format!("oci:{ldir}:v1"), &bundle("oci"), &[]);
+    let oci_archive = tmp.path().join("oci.tar");
+    run(
+        Command::new("skopeo")
+            .arg("copy")
+            .arg(format!("oci:{ldir}:v1"))
+            .arg(format!("oci-archive:{}:v1", oci_archive.display())),
+        true,
+    );
+    unpack(
+        &format!("oci-archive:{}:v1", oci_archive.display()),
+        &bundle("oci-archive"),
+        &[],
+    );
+    assert_eq!(
+        tree(&bundle("oci").join("rootfs")),
+        tree(&bundle("oci-archive").join("rootfs"))
+    );
+    assert!(has(&bundle("oci-archive"), "FOO=bar"));
+    // Refusals that say what is wrong, and leave no bundle behind.
+    let fails = |source: &str| -> String {
+        let out = run(
+            rrun_image()
+                .arg("--root")
+                .arg(tmp.path().join("store"))
+                .arg("unpack")
+                .arg(source)
+                .arg(tmp.path().join("refused")),
+            false,
+        );
+        assert!(!tmp.path().join("refused").exists());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = fails(&b);
+    assert!(
+        e.contains("holds 2 images") && e.contains("test/app:v2"),
+        "{e}"
+    );
+    let e = fails(&format!("docker-archive:{b}:test/app:v9"));
+    assert!(e.contains("no image tagged \"test/app:v9\""), "{e}");
+    let e = fails("/nonexistent/dir");
+    assert!(e.contains("/nonexistent/dir does not exist"), "{e}");
+    let e = fails(&format!("oci-archive:{}", a1.display()));
+    assert!(e.contains("no oci-layout member"), "{e}");
+}
