@@ -7,6 +7,7 @@
 
 pub mod convert;
 pub mod digest;
+pub mod docker_profile;
 pub mod error;
 pub mod fsops;
 pub mod idmap;
@@ -16,6 +17,7 @@ pub mod platform;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+pub mod run_options;
 pub mod snapshot;
 pub mod source;
 pub mod store;
@@ -24,3 +26,4 @@ mod sys;
 pub mod transport;
 pub mod unpack;
 pub mod user;
+pub mod volume_copy;

@@ -48,6 +48,77 @@ struct RegistryArgs {
     quiet: bool,
 }
 
+/// What `docker run` users set most, for the bundle's config.json.
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// The defaults: `docker` (what `docker run` gives: its capabilities, masked paths and
+    /// seccomp profile) or `runc` (what `runc spec` writes).
+    #[arg(long, value_enum, default_value = "docker")]
+    profile: image::run_options::Profile,
+    /// `private` or `none`: a network namespace of its own with only loopback; `host`: the
+    /// host's network (and its /etc/resolv.conf and /etc/hosts).
+    #[arg(long, value_enum, default_value = "private")]
+    net: image::run_options::Net,
+    /// Set an environment variable, e.g. `-e MARIADB_ROOT_PASSWORD=secret` (repeatable).
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    /// Run as this user instead of the image's: `name`, `uid`, `name:group` or `uid:gid`.
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Bind-mount a host path: `-v /srv/data:/data[:ro]` (repeatable).
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    volume: Vec<String>,
+    /// Add a capability, e.g. `--cap-add NET_ADMIN` (or ALL).
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop a capability, e.g. `--cap-drop NET_RAW` (or ALL).
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// The container's hostname (default: rrun; with --net host, the host's).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Give the process a terminal (then run it with `rrun run`, or create with a console socket).
+    #[arg(short = 't', long)]
+    tty: bool,
+}
+
+impl RunArgs {
+    fn options(&self) -> Result<image::run_options::RunOptions> {
+        use image::run_options as ro;
+        Ok(ro::RunOptions {
+            profile: self.profile,
+            net: self.net,
+            env: self
+                .env
+                .iter()
+                .map(|e| ro::check_env(e))
+                .collect::<Result<_, _>>()?,
+            user: self.user.clone(),
+            volumes: self
+                .volume
+                .iter()
+                .map(|v| ro::parse_volume(v))
+                .collect::<Result<_, _>>()?,
+            cap_add: self
+                .cap_add
+                .iter()
+                .map(|c| ro::capability(c))
+                .collect::<Result<_, _>>()?,
+            cap_drop: self
+                .cap_drop
+                .iter()
+                .map(|c| ro::capability(c))
+                .collect::<Result<_, _>>()?,
+            hostname: self
+                .hostname
+                .as_deref()
+                .map(ro::check_hostname)
+                .transpose()?,
+            tty: self.tty,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Pull an image into the store (a second pull downloads only what changed).
@@ -98,6 +169,8 @@ enum Command {
         snapshot: Option<Snapshot>,
         #[command(flatten)]
         registry: RegistryArgs,
+        #[command(flatten)]
+        run: Box<RunArgs>,
         /// The command to run (after `--`), replacing the image's Entrypoint and Cmd; needed
         /// when the image has neither.
         #[arg(last = true, value_name = "CMD")]
@@ -307,8 +380,10 @@ fn run(cli: Cli) -> Result<()> {
             rootless,
             snapshot,
             registry,
+            run,
             command,
         } => {
+            let run = run.options()?;
             let store = store()?;
             let ids = id_map(uid_map, gid_map, *rootless)?;
             let mut img = open_source(&store, source, registry)?;
@@ -317,6 +392,7 @@ fn run(cli: Cli) -> Result<()> {
                 ids,
                 rootless: *rootless,
                 command: command.clone(),
+                run,
             };
             let context = || format!("unpacking {source} into {}", bundle.display());
             if snapshot.is_some() {

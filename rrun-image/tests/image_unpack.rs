@@ -533,3 +533,145 @@ fn skopeo_transport_names_and_archives_with_several_images() {
     let e = fails(&format!("oci-archive:{}", a1.display()));
     assert!(e.contains("no oci-layout member"), "{e}");
 }
+
+/// Issue 20: bundles that run as `docker run IMAGE` runs them. Before: the three capabilities
+/// of `runc spec` (nginx's chown failed), an image volume that came up empty and hid the
+/// image's data (MariaDB found no tables), and none of docker run's options.
+#[test]
+fn bundles_run_like_docker_run() {
+    let tmp = TempDir::new("dockerlike");
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let mut l1 = busybox_layer();
+    l1.file(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/srv:/bin/sh\n",
+    );
+    let mut e = Entry::new("srv/", EntryType::Directory);
+    (e.uid, e.gid, e.mode) = (33, 33, 0o750);
+    l1.entry(e);
+    let mut e = Entry::new("srv/index.html", EntryType::Regular);
+    (e.uid, e.gid, e.data) = (33, 33, b"served-from-image\n");
+    l1.entry(e);
+    l1.symlink("srv/passwd", "/etc/passwd");
+    let script = "touch /tmp/x && chown 33 /tmp/x 2>/dev/null && echo CHOWN-OK; \
+                  cat /srv/index.html; echo A=$A B=$B; hostname; id -u; \
+                  readlink /proc/self/ns/net; cat /hostdata/f 2>/dev/null; \
+                  echo w > /hostdata/g 2>/dev/null && echo HOSTDATA-WRITABLE; true";
+    layout.image(
+        "v1",
+        &[(l1.tar(), Compression::Gzip)],
+        json!({"Cmd": ["sh", "-c", script], "Env": ["A=image", "B=image"],
+               "Volumes": {"/srv": {}}}),
+    );
+    let source = format!("oci:{}:v1", layout.dir.display());
+    let hostdata = tmp.path().join("hostdata");
+    std::fs::create_dir_all(&hostdata).unwrap();
+    std::fs::write(hostdata.join("f"), "from-host\n").unwrap();
+    let run_bundle = |name: &str, extra: &[&str]| -> (Value, String) {
+        let bundle = tmp.path().join(name);
+        unpack(&source, &bundle, extra);
+        let config: Value =
+            serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+        let state = TempDir::new("dockerlike-state");
+        let out = run(
+            image_common::rrun()
+                .arg("--root")
+                .arg(state.path())
+                .arg("run")
+                .arg("-b")
+                .arg(&bundle)
+                .arg(format!("dl-{}-{name}", std::process::id())),
+            true,
+        );
+        (config, String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let host_net = host_net.to_string_lossy();
+
+    // Defaults: Docker's capabilities, seccomp profile, masked paths; the volume holds the
+    // image's files with their owners; -e replaces the image's value; --hostname.
+    let (config, out) = run_bundle("defaults", &["-e", "A=cli", "--hostname", "web1"]);
+    assert_eq!(
+        config["process"]["capabilities"]["bounding"]
+            .as_array()
+            .unwrap()
+            .len(),
+        14
+    );
+    assert_eq!(
+        config["linux"]["seccomp"]["defaultAction"],
+        "SCMP_ACT_ERRNO"
+    );
+    assert!(config["linux"]["maskedPaths"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("/proc/kcore")));
+    assert!(out.contains("CHOWN-OK\n"), "{out}");
+    assert!(
+        out.contains("served-from-image\nA=cli B=image\nweb1\n0\n"),
+        "{out}"
+    );
+    assert!(!out.contains(&*host_net), "{out}");
+    let vol = tmp.path().join("defaults/volumes");
+    let vol = std::fs::read_dir(&vol)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(vol.join("index.html")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (33, 33));
+    let md = std::fs::metadata(&vol).unwrap();
+    assert_eq!((md.uid(), md.mode() & 0o7777), (33, 0o750));
+    assert_eq!(
+        std::fs::read_link(vol.join("passwd")).unwrap(),
+        Path::new("/etc/passwd")
+    );
+
+    // runc's profile, and --cap-drop: no CAP_CHOWN.
+    let (config, out) = run_bundle("runc-profile", &["--profile", "runc"]);
+    assert!(config["linux"].get("seccomp").is_none());
+    assert!(!out.contains("CHOWN-OK"), "{out}");
+    let (_, out) = run_bundle("cap-drop", &["--cap-drop", "chown"]);
+    assert!(!out.contains("CHOWN-OK"), "{out}");
+    assert!(out.contains("served-from-image"), "{out}");
+
+    // --user, a read-only -v, the host's network.
+    let v = format!("{}:/hostdata:ro", hostdata.display());
+    let (config, out) = run_bundle(
+        "user-net-vol",
+        &["--user", "www", "-v", &v, "--net", "host"],
+    );
+    assert!(!config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["type"] == "network"));
+    assert!(out.contains("\n33\n"), "{out}");
+    assert!(out.contains(&format!("{host_net}\nfrom-host\n")), "{out}");
+    assert!(!out.contains("HOSTDATA-WRITABLE"), "{out}");
+    assert!(!hostdata.join("g").exists());
+
+    // Bad options are refused before anything is written.
+    for bad in [
+        &["-v", "relative:/x"][..],
+        &["-e", "NOEQUALS"],
+        &["--cap-add", "NOT_A_CAP"],
+        &["--hostname", "bad host"],
+    ] {
+        let bundle = tmp.path().join("refused");
+        let out = run(
+            rrun_image()
+                .arg("--root")
+                .arg(tmp.path().join("store"))
+                .arg("unpack")
+                .args(bad)
+                .arg(&source)
+                .arg(&bundle),
+            false,
+        );
+        assert!(!bundle.exists(), "{bad:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}
