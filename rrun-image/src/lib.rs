@@ -23,6 +23,7 @@ pub mod source;
 pub mod store;
 #[allow(unsafe_code)]
 mod sys;
+pub mod tempdirs;
 pub mod transport;
 pub mod unpack;
 pub mod user;

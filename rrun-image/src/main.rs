@@ -369,7 +369,11 @@ fn run(cli: Cli) -> Result<()> {
             let _lock = store.lock(true)?;
             let (count, bytes) = store.gc()?;
             let layers = image::snapshot::gc_layers(&store)?;
-            println!("removed {count} files, {bytes} bytes, {layers} cached layers");
+            let stale = image::tempdirs::gc_stale(&cli.root)?;
+            println!(
+                "removed {count} files, {bytes} bytes, {layers} cached layers, \
+                 {stale} directories left by interrupted unpacks"
+            );
             Ok(())
         }
         Command::Unpack {
@@ -385,6 +389,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let run = run.options()?;
             let store = store()?;
+            image::tempdirs::record_in_store(&cli.root);
             let ids = id_map(uid_map, gid_map, *rootless)?;
             let mut img = open_source(&store, source, registry)?;
             let _lock = store.lock(false)?;
@@ -422,6 +427,8 @@ fn run(cli: Cli) -> Result<()> {
 
 fn main() {
     let cli = Cli::parse();
+    // Before any thread starts: an interrupted unpack removes what it was building.
+    image::tempdirs::install_signal_cleanup();
     if let Err(e) = run(cli) {
         eprintln!("rrun-image: {e:#}");
         std::process::exit(1);

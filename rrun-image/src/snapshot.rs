@@ -27,6 +27,8 @@ pub enum SnapshotError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Io(#[from] IoError),
+    #[error(transparent)]
+    TempDir(#[from] super::tempdirs::TempDirError),
     #[error(
         "{0} layers make an overlay option string longer than a page; unpack without --snapshot"
     )]

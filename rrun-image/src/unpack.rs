@@ -44,6 +44,8 @@ pub enum UnpackError {
     Resolve(#[from] ResolveError),
     #[error(transparent)]
     Convert(#[from] ConvertError),
+    #[error(transparent)]
+    TempDir(#[from] super::tempdirs::TempDirError),
 }
 
 type Result<T> = std::result::Result<T, UnpackError>;
@@ -62,43 +64,7 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// Removes a directory being built unless it was committed.
-pub struct TempDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl TempDir {
-    /// A new, empty, private directory next to `target`.
-    pub fn beside(target: &Path) -> Result<TempDir> {
-        let name = target.file_name().unwrap_or_default().to_string_lossy();
-        let path = target.with_file_name(format!(".{name}.rrun-image-{}", std::process::id()));
-        if path.exists() {
-            std::fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
-        }
-        std::fs::create_dir(&path).map_err(io_err("mkdir", &path))?;
-        Ok(TempDir { path, keep: false })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Rename the directory to `dest` (an absent path or an empty directory).
-    pub fn commit(mut self, dest: &Path) -> Result<()> {
-        std::fs::rename(&self.path, dest).map_err(io_err("rename", dest))?;
-        self.keep = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
+pub use super::tempdirs::TempDir;
 
 /// The bundle as an absolute path, after checking it can be created.
 pub fn check_bundle(bundle: &Path) -> Result<PathBuf> {

@@ -1,0 +1,107 @@
+//! Issue 20: an interrupted unpack removes what it was building (before: a 257 MB
+//! `.NAME.rrun-image-PID` directory stayed beside the bundle), and `gc` removes what an unpack
+//! killed outright left.
+mod image_common;
+
+use image_common::*;
+use serde_json::json;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A layout whose one (uncompressed) layer holds a 64 MB file: long enough to unpack
+/// that it can be interrupted midway.
+fn big_layout(dir: &Path) -> String {
+    let mut layout = Layout::new(dir);
+    let mut l = busybox_layer();
+    let zeros = vec![0u8; 64 << 20];
+    l.file("big", &zeros);
+    layout.image(
+        "v1",
+        &[(l.tar(), Compression::None)],
+        json!({"Cmd": ["true"]}),
+    );
+    format!("oci:{}:v1", dir.display())
+}
+
+fn temp_dirs(parent: &Path) -> Vec<String> {
+    std::fs::read_dir(parent)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".rrun-image-"))
+        .collect()
+}
+
+/// Start an unpack and return once its temp dir exists.
+fn start_unpack(source: &str, store: &Path, bundle: &Path) -> Child {
+    let child = rrun_image()
+        .arg("--root")
+        .arg(store)
+        .arg("unpack")
+        .arg("-q")
+        .arg(source)
+        .arg(bundle)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while temp_dirs(bundle.parent().unwrap()).is_empty() {
+        assert!(Instant::now() < deadline, "no temp dir appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
+#[test]
+fn interrupted_and_killed_unpacks_leave_nothing() {
+    let tmp = TempDir::new("interrupt");
+    let source = big_layout(&tmp.path().join("layout"));
+    let store = tmp.path().join("store");
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let bundle = out.join(format!("b{sig}"));
+        let child = start_unpack(&source, &store, &bundle);
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        let res = child.wait_with_output().unwrap();
+        assert_eq!(res.status.code(), Some(128 + sig), "{res:?}");
+        assert!(String::from_utf8_lossy(&res.stderr).contains("interrupted; removed"));
+        assert!(temp_dirs(&out).is_empty(), "{:?}", temp_dirs(&out));
+        assert!(!bundle.exists());
+    }
+    // SIGKILL cannot be caught: the directory stays, and gc finds it through its mark.
+    let bundle = out.join("killed");
+    let mut child = start_unpack(&source, &store, &bundle);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(temp_dirs(&out).len(), 1);
+    let gc = run(
+        Command::new(env!("CARGO_BIN_EXE_rrun-image"))
+            .arg("--root")
+            .arg(&store)
+            .arg("gc"),
+        true,
+    );
+    let said = String::from_utf8_lossy(&gc.stdout);
+    assert!(
+        said.contains("1 directories left by interrupted unpacks"),
+        "{said}"
+    );
+    assert!(temp_dirs(&out).is_empty());
+    // A live unpack's directory is not touched by gc.
+    let bundle = out.join("live");
+    let mut child = start_unpack(&source, &store, &bundle);
+    let gc = run(
+        Command::new(env!("CARGO_BIN_EXE_rrun-image"))
+            .arg("--root")
+            .arg(&store)
+            .arg("gc"),
+        true,
+    );
+    assert!(String::from_utf8_lossy(&gc.stdout).contains("0 directories"));
+    assert!(child.wait().unwrap().success());
+    assert!(bundle.join("rootfs/big").exists());
+}
