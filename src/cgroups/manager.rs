@@ -305,7 +305,7 @@ impl Probe for FsManager {
 }
 
 impl Manager for FsManager {
-    fn create(&self) -> Result<(), CgroupError> {
+    fn create(&self, _log: &dyn crate::log::Log) -> Result<(), CgroupError> {
         for d in &self.v1 {
             let created = fsio::mkdir_below(&d.hierarchy.mount_point, &d.dir)?;
             if d.hierarchy.controllers.iter().any(|c| c == "cpuset") {
@@ -327,7 +327,11 @@ impl Manager for FsManager {
         Ok(())
     }
 
-    fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+    fn apply(
+        &self,
+        resources: &LinuxResources,
+        _log: &dyn crate::log::Log,
+    ) -> Result<(), CgroupError> {
         let plan = plan::plan(resources, &self.placement, self)?;
         let mut writer = fsio::Writer::default();
         for w in &plan.writes {

@@ -230,7 +230,7 @@ impl Container {
         crate::faults::point("create:dir");
         dir.save(&state)?;
         crate::faults::point("create:first-state");
-        cgroup.create()?;
+        cgroup.create(log)?;
         crate::faults::point("create:cgroup");
         let cgroup = &**cleanup.cgroup.insert(cgroup);
         // Device rules are always applied (deny all, the config's, the defaults), even when
@@ -241,7 +241,7 @@ impl Container {
         if resources.devices().is_none() {
             resources.set_devices(Some(Vec::new()));
         }
-        cgroup.apply(&resources)?;
+        cgroup.apply(&resources, log)?;
         // The init opens them as the container's root, before it switches to the process's
         // user.
         super::start_fifos::make(&dir.path, container_root_owner(&bundle.spec))?;

@@ -69,7 +69,7 @@ fn relative_and_default_paths_go_below_own_cgroup() {
             own_path.display()
         );
     }
-    m.create().unwrap();
+    m.create(&crate::log::Silent).unwrap();
     let saved = m.paths();
     let again = manager_from_paths(&layout, &saved).unwrap();
     again.destroy().unwrap();

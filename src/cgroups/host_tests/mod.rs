@@ -67,7 +67,7 @@ impl TestCgroup {
             children: Vec::new(),
             parents,
         };
-        cg.manager.create().unwrap();
+        cg.manager.create(&crate::log::Silent).unwrap();
         cg
     }
 
