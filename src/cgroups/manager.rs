@@ -330,15 +330,24 @@ impl Manager for FsManager {
     fn apply(
         &self,
         resources: &LinuxResources,
-        _log: &dyn crate::log::Log,
+        log: &dyn crate::log::Log,
     ) -> Result<(), CgroupError> {
         let plan = plan::plan(resources, &self.placement, self)?;
+        for warning in &plan.warnings {
+            log.warn(warning);
+        }
         let mut writer = fsio::Writer::default();
         for w in &plan.writes {
             let dir = self
                 .dir_for(&w.controller)
                 .ok_or_else(|| CgroupError::missing(&w.file, &w.controller))?;
-            writer.write(&dir.join(&w.file), &w.value)?;
+            match writer.write(&dir.join(&w.file), &w.value) {
+                Ok(()) => {}
+                Err(e) => match plan::refused_device_weight(w, e.errno()) {
+                    Some(warning) => log.warn(&warning),
+                    None => return Err(e),
+                },
+            }
         }
         if let Some(state) = &plan.device_program {
             let dir = self
