@@ -233,6 +233,11 @@ impl Container {
         cgroup.create(log)?;
         crate::faults::point("create:cgroup");
         let cgroup = &**cleanup.cgroup.insert(cgroup);
+        // A hybrid host's cgroup2 part may have been left out (not writable): save what exists.
+        if cgroup.paths() != state.cgroup_paths {
+            state.cgroup_paths = cgroup.paths();
+            dir.save(&state)?;
+        }
         // Device rules are always applied (deny all, the config's, the defaults), even when
         // the config has no linux.resources at all.
         let mut resources = linux
