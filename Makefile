@@ -2,7 +2,7 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 RUNTIME ?= $(CURDIR)/target/release/rrun
 
-.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results integration attacks fuzz
+.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results integration attacks fuzz images
 
 all: release
 
@@ -50,6 +50,11 @@ attacks:
 # flow compared with runc in the same run (integration/README.md); CI runs it.
 integration: release
 	integration/engines/run.sh --rrun $(CURDIR)/target/release/rrun
+
+# rrun-image's acceptance on real Debian-built images (nginx, MariaDB, python): unpacked with
+# the defaults and run with rrun as `docker run` would (integration/images/run.sh); CI runs it.
+images: release
+	integration/images/run.sh --rrun $(CURDIR)/target/release/rrun --rrun-image $(CURDIR)/target/release/rrun-image
 
 lint:
 	$(CARGO) fmt --all -- --check

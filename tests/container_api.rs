@@ -57,6 +57,7 @@ fn options(id: &str, bundle: &Path) -> CreateOptions {
         no_pivot: false,
         no_new_keyring: false,
         preserve_fds: 0,
+        cgroup_driver: librrun::cgroups::Driver::Cgroupfs,
     }
 }
 

@@ -1,12 +1,15 @@
 //! The image configuration turned into a runtime-spec config.json, following the image-spec's
 //! conversion rules: Entrypoint+Cmd -> args, Env, WorkingDir -> cwd, User resolved in the
 //! rootfs, ExposedPorts/StopSignal/labels -> annotations, Volumes -> mounts. A command given by
-//! the user replaces Entrypoint+Cmd. Everything else is
-//! the same sound default `runc spec` writes (namespaces, standard mounts, masked and read-only
-//! paths, default capabilities), with a user namespace when the rootfs is id-mapped.
+//! the user replaces Entrypoint+Cmd. Everything else starts from what `docker run` gives a
+//! container (the default `docker` profile: Docker's capabilities, masked paths and seccomp
+//! profile) or from `runc spec`'s defaults (the `runc` profile), with the options of
+//! [`RunOptions`] (network, env, user, bind mounts, capabilities, hostname, tty) on top, and a
+//! user namespace when the rootfs is id-mapped.
 
 use super::idmap::{IdMap, IdRange};
 use super::manifest::ImageConfig;
+use super::run_options::{self, Net, Profile, RunOptions};
 use super::user::{self, UserError};
 use librrun::rootfs::resolve::Root;
 use librrun::spec::template;
@@ -45,6 +48,8 @@ pub struct Options<'a> {
     pub bundle: &'a Path,
     /// The user's command (`unpack ... -- CMD ARGS...`): replaces Entrypoint+Cmd when not empty.
     pub command: Option<&'a [String]>,
+    /// `docker run`'s options.
+    pub run: &'a RunOptions,
 }
 
 fn mappings(ranges: &[IdRange]) -> Value {
@@ -124,8 +129,19 @@ pub fn runtime_config(
     if args.is_empty() {
         return Err(ConvertError::NoCommand);
     }
-    let user = user::resolve(root, exec.user.as_deref().unwrap_or(""))?;
+    let run = opts.run;
+    let user_spec = run.user.as_deref().or(exec.user.as_deref()).unwrap_or("");
+    let user = user::resolve(root, user_spec)?;
     let mut env = exec.env.clone().unwrap_or_default();
+    if run.tty {
+        env.push("TERM=xterm".to_string());
+    }
+    // -e NAME=VALUE replaces the same name (image's or an earlier -e), as docker run does.
+    for e in &run.env {
+        let name = e.split('=').next().unwrap_or("");
+        env.retain(|have| have.split('=').next() != Some(name));
+        env.push(e.clone());
+    }
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, DEFAULT_PATH.to_string());
     }
@@ -144,21 +160,54 @@ pub fn runtime_config(
     if !user.additional_gids.is_empty() {
         process_user["additionalGids"] = json!(user.additional_gids);
     }
-    // runc's defaults (librrun's one template), with the image's process and volumes.
+    // runc's defaults (librrun's one template), Docker's on top unless the runc profile is
+    // asked for, then the image's process and volumes and the user's options.
     let mut config = template::default_spec();
+    let own_netns = run.net != Net::Host && !opts.rootless;
+    if run.profile == Profile::Docker {
+        super::docker_profile::apply(&mut config, own_netns);
+    }
     if opts.rootless {
         template::drop_privileged_parts(&mut config);
     }
+    if !run.cap_add.is_empty() || !run.cap_drop.is_empty() {
+        let caps = &mut config["process"]["capabilities"];
+        let base: Vec<String> =
+            serde_json::from_value(caps["bounding"].clone()).unwrap_or_default();
+        let new = json!(run_options::capabilities(
+            &base,
+            &run.cap_add,
+            &run.cap_drop
+        ));
+        for set in ["bounding", "effective", "permitted", "ambient"] {
+            if caps.get(set).is_some() {
+                caps[set] = new.clone();
+            }
+        }
+    }
+    let no_new_privileges = config["process"]["noNewPrivileges"].take();
     config["process"] = json!({
-        "terminal": false,
+        "terminal": run.tty,
         "user": process_user,
         "args": args,
         "env": env,
         "cwd": cwd,
         "capabilities": config["process"]["capabilities"].take(),
         "rlimits": config["process"]["rlimits"].take(),
-        "noNewPrivileges": true,
+        "noNewPrivileges": no_new_privileges,
     });
+    if let Some(h) = &run.hostname {
+        config["hostname"] = json!(h);
+    } else if run.net == Net::Host {
+        if let Ok(h) = nix::unistd::gethostname() {
+            config["hostname"] = json!(h.to_string_lossy());
+        }
+    }
+    if run.net == Net::Host {
+        if let Some(ns) = config["linux"]["namespaces"].as_array_mut() {
+            ns.retain(|n| n["type"] != "network");
+        }
+    }
     config["root"]["readonly"] = json!(false);
     config["annotations"] = json!(annotations(image));
     if let Some(mounts) = config["mounts"].as_array_mut() {
@@ -166,6 +215,20 @@ pub fn runtime_config(
             let source: PathBuf = opts.bundle.join("volumes").join(&v.dir_name);
             mounts.push(json!({"destination": v.destination, "type": "bind",
                                "source": source, "options": ["rbind", "rw"]}));
+        }
+        // With the host's network, its name resolution too (Docker copies these files).
+        if run.net == Net::Host {
+            for f in ["/etc/resolv.conf", "/etc/hosts"] {
+                if Path::new(f).exists() {
+                    mounts.push(json!({"destination": f, "type": "bind", "source": f,
+                                       "options": ["rbind", "ro"]}));
+                }
+            }
+        }
+        for v in &run.volumes {
+            let mode = if v.readonly { "ro" } else { "rw" };
+            mounts.push(json!({"destination": v.container, "type": "bind",
+                               "source": v.host, "options": ["rbind", mode]}));
         }
     }
     if opts.ids.is_userns() {
@@ -231,6 +294,7 @@ mod tests {
                 rootless,
                 bundle: Path::new("/b"),
                 command: None,
+                run: &RunOptions::default(),
             },
         )
         .unwrap();
@@ -337,6 +401,7 @@ mod tests {
             rootless: false,
             bundle: Path::new("/b"),
             command: None,
+            run: &RunOptions::default(),
         };
         let err = runtime_config(&image(r#"{"config":{}}"#), &root, &opts).unwrap_err();
         assert!(matches!(err, ConvertError::NoCommand));
@@ -352,6 +417,7 @@ mod tests {
             rootless: false,
             bundle: Path::new("/b"),
             command: Some(&command),
+            run: &RunOptions::default(),
         };
         for img in [
             r#"{"config":{}}"#,
@@ -371,6 +437,7 @@ mod tests {
             rootless: false,
             bundle: Path::new("/b"),
             command: None,
+            run: &RunOptions::default(),
         };
         let err = runtime_config(&image(r#"{"config":{}}"#), &root, &opts).unwrap_err();
         let msg = err.to_string();

@@ -7,6 +7,7 @@
 
 pub mod convert;
 pub mod digest;
+pub mod docker_profile;
 pub mod error;
 pub mod fsops;
 pub mod idmap;
@@ -16,10 +17,13 @@ pub mod platform;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+pub mod run_options;
 pub mod snapshot;
 pub mod source;
 pub mod store;
 #[allow(unsafe_code)]
 mod sys;
+pub mod transport;
 pub mod unpack;
 pub mod user;
+pub mod volume_copy;

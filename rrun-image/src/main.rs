@@ -10,7 +10,7 @@ use image::reference::Reference;
 use image::registry::{auth, pull};
 use image::store::Store;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -48,10 +48,83 @@ struct RegistryArgs {
     quiet: bool,
 }
 
+/// What `docker run` users set most, for the bundle's config.json.
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// The defaults: `docker` (what `docker run` gives: its capabilities, masked paths and
+    /// seccomp profile) or `runc` (what `runc spec` writes).
+    #[arg(long, value_enum, default_value = "docker")]
+    profile: image::run_options::Profile,
+    /// `private` or `none`: a network namespace of its own with only loopback; `host`: the
+    /// host's network (and its /etc/resolv.conf and /etc/hosts).
+    #[arg(long, value_enum, default_value = "private")]
+    net: image::run_options::Net,
+    /// Set an environment variable, e.g. `-e MARIADB_ROOT_PASSWORD=secret` (repeatable).
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    /// Run as this user instead of the image's: `name`, `uid`, `name:group` or `uid:gid`.
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Bind-mount a host path: `-v /srv/data:/data[:ro]` (repeatable).
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    volume: Vec<String>,
+    /// Add a capability, e.g. `--cap-add NET_ADMIN` (or ALL).
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop a capability, e.g. `--cap-drop NET_RAW` (or ALL).
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// The container's hostname (default: rrun; with --net host, the host's).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Give the process a terminal (then run it with `rrun run`, or create with a console socket).
+    #[arg(short = 't', long)]
+    tty: bool,
+}
+
+impl RunArgs {
+    fn options(&self) -> Result<image::run_options::RunOptions> {
+        use image::run_options as ro;
+        Ok(ro::RunOptions {
+            profile: self.profile,
+            net: self.net,
+            env: self
+                .env
+                .iter()
+                .map(|e| ro::check_env(e))
+                .collect::<Result<_, _>>()?,
+            user: self.user.clone(),
+            volumes: self
+                .volume
+                .iter()
+                .map(|v| ro::parse_volume(v))
+                .collect::<Result<_, _>>()?,
+            cap_add: self
+                .cap_add
+                .iter()
+                .map(|c| ro::capability(c))
+                .collect::<Result<_, _>>()?,
+            cap_drop: self
+                .cap_drop
+                .iter()
+                .map(|c| ro::capability(c))
+                .collect::<Result<_, _>>()?,
+            hostname: self
+                .hostname
+                .as_deref()
+                .map(ro::check_hostname)
+                .transpose()?,
+            tty: self.tty,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Pull an image into the store (a second pull downloads only what changed).
     Pull {
+        /// The image: `REF` or `docker://REF`, e.g. `127.0.0.1:5000/library/busybox:latest`
+        /// (a name without a registry host means Docker Hub, without a tag `:latest`).
         reference: String,
         #[command(flatten)]
         registry: RegistryArgs,
@@ -59,18 +132,25 @@ enum Command {
     /// List the images in the store.
     Ls,
     /// Print an image's manifest and config as JSON.
-    Inspect { reference: String },
+    Inspect {
+        /// A pulled image, as `ls` lists it, e.g. `127.0.0.1:5000/library/busybox:latest`.
+        reference: String,
+    },
     /// Remove images from the store (their blobs go at the next gc).
     Rm {
+        /// Pulled images, as `ls` lists them, e.g. `127.0.0.1:5000/library/busybox:latest`.
         #[arg(required = true)]
         references: Vec<String>,
     },
     /// Delete blobs no image uses, and abandoned downloads.
     Gc,
     /// Unpack an image into a new bundle: rootfs/ and config.json. SOURCE is a reference
-    /// (pulled when not in the store), an OCI layout `DIR:tag`, or a `docker save` archive.
+    /// (pulled when not in the store), an OCI layout, an OCI archive, or a `docker save` archive.
     Unpack {
-        /// A reference, an OCI layout `DIR:tag`, or a `docker save` archive.
+        /// The image, in skopeo's names: `docker://REF` or `REF` (from the store, pulled when
+        /// absent), `oci:DIR[:TAG]` or `DIR:TAG` (an OCI layout), `oci-archive:FILE[:TAG]`,
+        /// `docker-archive:FILE[:NAME:TAG or :@N]` or `FILE.tar` (a `docker save` archive).
+        /// Example: `rrun-image unpack docker-archive:nginx.tar:nginx:latest ./nginx`
         source: String,
         /// The bundle directory to create (absent or empty).
         bundle: PathBuf,
@@ -89,6 +169,8 @@ enum Command {
         snapshot: Option<Snapshot>,
         #[command(flatten)]
         registry: RegistryArgs,
+        #[command(flatten)]
+        run: Box<RunArgs>,
         /// The command to run (after `--`), replacing the image's Entrypoint and Cmd; needed
         /// when the image has neither.
         #[arg(last = true, value_name = "CMD")]
@@ -96,6 +178,7 @@ enum Command {
     },
     /// Unmount the overlay rootfs of a bundle made with `unpack --snapshot overlay`.
     Umount {
+        /// The bundle directory, e.g. `./nginx`.
         bundle: PathBuf,
         /// Also delete the bundle directory (its upper layer included).
         #[arg(long)]
@@ -179,12 +262,24 @@ fn open_source(store: &Store, source: &str, args: &RegistryArgs) -> Result<image
         Some(p) => image::platform::parse(p)?,
         None => image::platform::host(),
     };
-    if let Some((dir, tag)) = image::source::parse_layout_arg(source) {
-        return Ok(image::source::from_layout(&dir, tag.as_deref(), &wanted)?);
-    }
-    if image::source::is_docker_archive(source) {
-        return Ok(image::source::from_docker_archive(Path::new(source))?);
-    }
+    use image::transport::SourceName;
+    let source = match image::transport::parse(source)? {
+        SourceName::Layout { dir, tag } => {
+            return Ok(image::source::from_layout(&dir, tag.as_deref(), &wanted)?)
+        }
+        SourceName::OciArchive { file, tag } => {
+            return Ok(image::source::from_oci_archive(
+                &file,
+                tag.as_deref(),
+                &wanted,
+            )?)
+        }
+        SourceName::DockerArchive { file, image } => {
+            return Ok(image::source::from_docker_archive(&file, image.as_ref())?)
+        }
+        SourceName::Registry(r) => r,
+    };
+    let source = source.as_str();
     let reference = Reference::parse(source)?;
     let name = reference.to_string();
     if let Some(img) = image::source::from_store(store, &name)? {
@@ -205,7 +300,12 @@ fn open_source(store: &Store, source: &str, args: &RegistryArgs) -> Result<image
 }
 
 fn store_name(reference: &str) -> Result<String> {
-    Ok(Reference::parse(reference)?.to_string())
+    Ok(Reference::parse(without_docker_transport(reference))?.to_string())
+}
+
+/// `docker://REF` is skopeo's name for a registry image: the same as `REF`.
+fn without_docker_transport(reference: &str) -> &str {
+    reference.strip_prefix("docker://").unwrap_or(reference)
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -216,7 +316,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Pull {
             reference,
             registry,
-        } => do_pull(&store()?, &Reference::parse(reference)?, registry),
+        } => do_pull(
+            &store()?,
+            &Reference::parse(without_docker_transport(reference))?,
+            registry,
+        ),
         Command::Ls => {
             let store = store()?;
             println!("{:<60} {:<71} SIZE", "REFERENCE", "DIGEST");
@@ -276,8 +380,10 @@ fn run(cli: Cli) -> Result<()> {
             rootless,
             snapshot,
             registry,
+            run,
             command,
         } => {
+            let run = run.options()?;
             let store = store()?;
             let ids = id_map(uid_map, gid_map, *rootless)?;
             let mut img = open_source(&store, source, registry)?;
@@ -286,6 +392,7 @@ fn run(cli: Cli) -> Result<()> {
                 ids,
                 rootless: *rootless,
                 command: command.clone(),
+                run,
             };
             let context = || format!("unpacking {source} into {}", bundle.display());
             if snapshot.is_some() {

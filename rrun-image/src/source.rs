@@ -13,6 +13,7 @@ use super::manifest::{
 };
 use super::platform::{self, PlatformError};
 use super::store::{Store, StoreError};
+use super::transport::ArchiveImage;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -148,36 +149,98 @@ pub fn from_store(store: &Store, name: &str) -> Result<Option<Image>> {
     Ok(Some(Image::new(desc.digest, config, openers)?))
 }
 
-/// `DIR:tag` (or `oci:DIR:tag`) when DIR is an OCI image layout.
-pub fn parse_layout_arg(arg: &str) -> Option<(PathBuf, Option<String>)> {
-    let arg = arg.strip_prefix("oci:").unwrap_or(arg);
-    let is_layout = |p: &Path| p.join("oci-layout").is_file();
-    if is_layout(Path::new(arg)) {
-        return Some((PathBuf::from(arg), None));
-    }
-    let (dir, tag) = arg.rsplit_once(':')?;
-    is_layout(Path::new(dir)).then(|| (PathBuf::from(dir), Some(tag.to_string())))
+/// Where a layout's files are: a directory, or the members of a tar of one (`oci-archive:`).
+enum Blobs {
+    Dir(PathBuf),
+    Tar {
+        path: PathBuf,
+        members: std::collections::HashMap<String, Member>,
+    },
 }
 
-fn read_verified(dir: &Path, desc: &Descriptor) -> Result<Vec<u8>> {
-    let path = dir.join("blobs/sha256").join(desc.digest.hex());
-    let data = std::fs::read(&path).map_err(io_err("read", &path))?;
-    let mut h = digest::Hasher::default();
-    h.update(&data);
-    digest::check(
-        &format!("blob {}", path.display()),
-        h,
-        &desc.digest,
-        desc.size,
-    )?;
-    Ok(data)
+impl Blobs {
+    fn label(&self) -> &Path {
+        match self {
+            Blobs::Dir(p) | Blobs::Tar { path: p, .. } => p,
+        }
+    }
+
+    /// A file of the layout (`index.json`, `blobs/sha256/<hex>`).
+    fn read(&self, name: &str) -> Result<Vec<u8>> {
+        match self {
+            Blobs::Dir(dir) => {
+                let path = dir.join(name);
+                std::fs::read(&path).map_err(|e| io_err("read", &path)(e).into())
+            }
+            Blobs::Tar { path, members } => {
+                let m = *members.get(name).ok_or_else(|| SourceError::Archive {
+                    path: path.clone(),
+                    reason: format!("no member {name:?}"),
+                })?;
+                let mut data = Vec::new();
+                section(path, m)
+                    .and_then(|mut s| s.read_to_end(&mut data))
+                    .map_err(io_err("read", path))?;
+                Ok(data)
+            }
+        }
+    }
+
+    fn blob_name(desc: &Descriptor) -> String {
+        format!("blobs/sha256/{}", desc.digest.hex())
+    }
+
+    fn read_verified(&self, desc: &Descriptor) -> Result<Vec<u8>> {
+        let name = Self::blob_name(desc);
+        let data = self.read(&name)?;
+        let mut h = digest::Hasher::default();
+        h.update(&data);
+        digest::check(
+            &format!("blob {}", self.label().join(&name).display()),
+            h,
+            &desc.digest,
+            desc.size,
+        )?;
+        Ok(data)
+    }
+
+    /// An opener that checks the blob against `desc` before handing it out.
+    fn opener(&self, desc: &Descriptor) -> Result<OpenFn> {
+        let name = Self::blob_name(desc);
+        Ok(match self {
+            Blobs::Dir(dir) => verified_file(dir.join(name), desc.clone()),
+            Blobs::Tar { path, members } => {
+                let m = *members.get(&name).ok_or_else(|| SourceError::Archive {
+                    path: path.clone(),
+                    reason: format!("no member {name:?}"),
+                })?;
+                let (path, desc) = (path.clone(), desc.clone());
+                Box::new(move || {
+                    let h = digest::hash_reader(section(&path, m)?)?;
+                    digest::check(
+                        &format!("blob {name} of {}", path.display()),
+                        h,
+                        &desc.digest,
+                        desc.size,
+                    )
+                    .map_err(|e| invalid(e.to_string()))?;
+                    Ok(Box::new(section(&path, m)?) as Box<dyn Read + Send>)
+                })
+            }
+        })
+    }
 }
 
 /// The manifest named `tag` in a layout: the one for `wanted` when the name is on several (one
 /// per platform), and an index resolved to `wanted`.
-fn layout_manifest(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<(Digest, Manifest)> {
+fn layout_manifest(
+    blobs: &Blobs,
+    tag: Option<&str>,
+    wanted: &Platform,
+) -> Result<(Digest, Manifest)> {
+    let dir = blobs.label();
     let index_path = dir.join("index.json");
-    let data = std::fs::read(&index_path).map_err(io_err("read", &index_path))?;
+    let data = blobs.read("index.json")?;
     let index: Index = serde_json::from_slice(&data).map_err(|source| ManifestError::Json {
         what: index_path.display().to_string(),
         source,
@@ -217,28 +280,49 @@ fn layout_manifest(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<(
     let mut desc = desc.clone();
     loop {
         let what = format!("{}@{}", dir.display(), desc.digest);
-        match Document::parse(&what, Some(&desc.media_type), &read_verified(dir, &desc)?)? {
+        match Document::parse(&what, Some(&desc.media_type), &blobs.read_verified(&desc)?)? {
             Document::Manifest(m) => return Ok((desc.digest, m)),
             Document::Index(i) => desc = platform::select(&what, &i, wanted)?.clone(),
         }
     }
 }
 
-pub fn from_layout(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<Image> {
-    let (digest, manifest) = layout_manifest(dir, tag, wanted)?;
+fn from_blobs(blobs: &Blobs, tag: Option<&str>, wanted: &Platform) -> Result<Image> {
+    let (digest, manifest) = layout_manifest(blobs, tag, wanted)?;
     let config = ImageConfig::parse(
         &manifest.config.digest.to_string(),
-        &read_verified(dir, &manifest.config)?,
+        &blobs.read_verified(&manifest.config)?,
     )?;
     let openers = manifest
         .layers
         .iter()
-        .map(|l| {
-            let path = dir.join("blobs/sha256").join(l.digest.hex());
-            described(l, verified_file(path, l.clone()))
-        })
+        .map(|l| described(l, blobs.opener(l)?))
         .collect::<Result<_>>()?;
     Image::new(digest, config, openers)
+}
+
+/// An image of an OCI image layout directory (`oci:DIR[:TAG]`).
+pub fn from_layout(dir: &Path, tag: Option<&str>, wanted: &Platform) -> Result<Image> {
+    from_blobs(&Blobs::Dir(dir.to_path_buf()), tag, wanted)
+}
+
+/// An image of a tar of an OCI image layout (`oci-archive:FILE[:TAG]`), read in place.
+pub fn from_oci_archive(path: &Path, tag: Option<&str>, wanted: &Platform) -> Result<Image> {
+    let members = tar_members(path)?;
+    if !members.contains_key("oci-layout") {
+        return Err(SourceError::Archive {
+            path: path.to_path_buf(),
+            reason: "not a tar of an OCI image layout (no oci-layout member)".into(),
+        });
+    }
+    from_blobs(
+        &Blobs::Tar {
+            path: path.to_path_buf(),
+            members,
+        },
+        tag,
+        wanted,
+    )
 }
 
 /// One member of a tar file: where its data starts, and its size.
@@ -262,16 +346,8 @@ fn name_digest(name: &str) -> Option<Digest> {
     Digest::parse(&format!("sha256:{hex}")).ok()
 }
 
-pub fn is_docker_archive(arg: &str) -> bool {
-    Path::new(arg).is_file()
-}
-
-/// The first image of a `docker save` archive (manifest.json format, old or OCI-style).
-pub fn from_docker_archive(path: &Path) -> Result<Image> {
-    let bad = |reason: String| SourceError::Archive {
-        path: path.to_path_buf(),
-        reason,
-    };
+/// The members of a tar file by their cleaned names.
+fn tar_members(path: &Path) -> Result<std::collections::HashMap<String, Member>> {
     let file = File::open(path).map_err(io_err("open", path))?;
     let mut members = std::collections::HashMap::new();
     let mut ar = tar::Archive::new(io::BufReader::new(file));
@@ -291,6 +367,17 @@ pub fn from_docker_archive(path: &Path) -> Result<Image> {
             },
         );
     }
+    Ok(members)
+}
+
+/// One image of a `docker save` archive (manifest.json format, old or OCI-style): the one
+/// `which` names, or the only one.
+pub fn from_docker_archive(path: &Path, which: Option<&ArchiveImage>) -> Result<Image> {
+    let bad = |reason: String| SourceError::Archive {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let members = tar_members(path)?;
     let read_member = |name: &str| -> Result<Vec<u8>> {
         let m = *members
             .get(name)
@@ -306,13 +393,59 @@ pub fn from_docker_archive(path: &Path) -> Result<Image> {
     struct Entry {
         config: String,
         layers: Vec<String>,
+        #[serde(default)]
+        repo_tags: Option<Vec<String>>,
     }
     let entries: Vec<Entry> = serde_json::from_slice(&read_member("manifest.json")?)
         .map_err(|e| bad(format!("manifest.json: {e}")))?;
-    let entry = entries
-        .into_iter()
-        .next()
-        .ok_or_else(|| bad("manifest.json lists no image".to_string()))?;
+    let listing = || {
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let tags = e.repo_tags.clone().unwrap_or_default();
+                if tags.is_empty() {
+                    format!("@{i} (untagged)")
+                } else {
+                    format!("@{i} ({})", tags.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let index = match which {
+        None if entries.len() == 1 => 0,
+        None if entries.is_empty() => return Err(bad("manifest.json lists no image".into())),
+        None => {
+            return Err(bad(format!(
+                "holds {} images: name one as docker-archive:FILE:NAME:TAG or :@N ({})",
+                entries.len(),
+                listing()
+            )))
+        }
+        Some(ArchiveImage::Index(i)) if *i < entries.len() => *i,
+        Some(ArchiveImage::Index(i)) => {
+            return Err(bad(format!("no image @{i} ({})", listing())));
+        }
+        Some(ArchiveImage::Tag(t)) => {
+            let norm = |s: &str| {
+                crate::reference::Reference::parse(s)
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|_| s.to_string())
+            };
+            let want = norm(t);
+            entries
+                .iter()
+                .position(|e| {
+                    e.repo_tags
+                        .iter()
+                        .flatten()
+                        .any(|have| have == t || norm(have) == want)
+                })
+                .ok_or_else(|| bad(format!("no image tagged {t:?} ({})", listing())))?
+        }
+    };
+    let entry = &entries[index];
     let config_data = read_member(&entry.config)?;
     let config_digest = Digest::of(&config_data);
     if let Some(d) = name_digest(&entry.config) {
@@ -445,12 +578,17 @@ mod tests {
         let [amd64, arm64] = two_platform_layout(dir);
         for (wanted, expected) in [("linux/arm64", &arm64), ("linux/amd64", &amd64)] {
             let wanted = platform::parse(wanted).unwrap();
-            let (digest, _) = layout_manifest(dir, Some("app"), &wanted).unwrap();
+            let (digest, _) =
+                layout_manifest(&Blobs::Dir(dir.clone()), Some("app"), &wanted).unwrap();
             assert_eq!(&digest, expected);
         }
-        let err = layout_manifest(dir, Some("app"), &platform::parse("linux/s390x").unwrap())
-            .unwrap_err()
-            .to_string();
+        let err = layout_manifest(
+            &Blobs::Dir(dir.clone()),
+            Some("app"),
+            &platform::parse("linux/s390x").unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("linux/amd64, linux/arm64"), "{err}");
         assert!(err.contains("linux/s390x"), "{err}");
     }

@@ -53,6 +53,8 @@ pub struct Options {
     pub rootless: bool,
     /// The command to run instead of the image's Entrypoint+Cmd (empty: the image's).
     pub command: Vec<String>,
+    /// `docker run`'s options for the config.
+    pub run: crate::run_options::RunOptions,
 }
 
 pub struct Report {
@@ -179,8 +181,10 @@ pub fn apply_layers(image: &mut Image, root: &Root, opts: &ApplyOptions) -> Resu
     Ok(report)
 }
 
-/// Create `<bundle>/volumes/<dir>` for each image volume, owned like the directory it covers.
+/// Create `<bundle>/volumes/<dir>` for each image volume, owned like the directory it covers
+/// and holding a copy of what the image has there (Docker's copy-up for a new volume).
 pub fn make_volumes(tmp: &Path, image: &Image, root: &Root) -> Result<()> {
+    use std::os::fd::AsFd;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     for v in convert::volumes(&image.config) {
         let dir = tmp.join("volumes").join(&v.dir_name);
@@ -189,6 +193,9 @@ pub fn make_volumes(tmp: &Path, image: &Image, root: &Root) -> Result<()> {
             Path::new(&v.destination),
             libc::O_RDONLY | libc::O_DIRECTORY,
         ) {
+            let dst = std::fs::File::open(&dir).map_err(io_err("open", &dir))?;
+            crate::volume_copy::copy_tree(fd.as_fd(), dst.as_fd())
+                .map_err(io_err("copy the image's content into volume", &dir))?;
             let md = std::fs::File::from(fd)
                 .metadata()
                 .map_err(io_err("stat", Path::new(&v.destination)))?;
@@ -218,6 +225,7 @@ pub fn write_config(
             rootless: opts.rootless,
             bundle: final_bundle,
             command: Some(&opts.command),
+            run: &opts.run,
         },
     )?;
     let path = tmp.join("config.json");

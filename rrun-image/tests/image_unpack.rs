@@ -391,3 +391,287 @@ fn command_after_double_dash_replaces_the_image_command() {
         json!(["/bin/sh", "-c", "echo hi", "--rootless"])
     );
 }
+
+/// Two `docker save`-style archives merged into one holding both images (what `docker save a b`
+/// writes): the members of both, one manifest.json listing both entries.
+fn merge_archives(a: &Path, b: &Path, out: &Path) {
+    let mut manifest: Vec<Value> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());
+    for src in [a, b] {
+        let mut ar = tar::Archive::new(std::fs::File::open(src).unwrap());
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            if name == "manifest.json" {
+                let list: Vec<Value> = serde_json::from_slice(&data).unwrap();
+                manifest.extend(list);
+                continue;
+            }
+            if !seen.insert(name.clone()) || e.header().entry_type() != EntryType::Regular {
+                continue;
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            builder.append_data(&mut h, &name, &data[..]).unwrap();
+        }
+    }
+    let data = serde_json::to_vec(&manifest).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    builder
+        .append_data(&mut h, "manifest.json", &data[..])
+        .unwrap();
+    builder.finish().unwrap();
+}
+
+/// Issue 20: skopeo's transport names (`docker-archive:FILE[:REF]`, `oci:`, `oci-archive:`),
+/// one image chosen among several in a `docker save` archive, and paths that do not exist
+/// named as such (before: `docker-archive:FILE` was taken for a registry host, a second image
+/// of an archive could not be chosen, `/nonexistent` was "repository must be lowercase").
+#[test]
+fn skopeo_transport_names_and_archives_with_several_images() {
+    let tmp = TempDir::new("transports");
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    layout.image("v1", &layers(false), exec_config());
+    let mut other = exec_config();
+    other["Env"] = json!(["FOO=second"]);
+    layout.image("v2", &layers(false)[..1], other);
+    let ldir = layout.dir.display().to_string();
+    let (a1, a2, both) = (
+        tmp.path().join("a1.tar"),
+        tmp.path().join("a2.tar"),
+        tmp.path().join("both.tar"),
+    );
+    for (tag, file, name) in [("v1", &a1, "test/app:v1"), ("v2", &a2, "test/app:v2")] {
+        run(
+            Command::new("skopeo")
+                .arg("copy")
+                .arg(format!("oci:{ldir}:{tag}"))
+                .arg(format!("docker-archive:{}:{name}", file.display())),
+            true,
+        );
+    }
+    merge_archives(&a1, &a2, &both);
+    let env_of = |bundle: &Path| -> Vec<Value> {
+        let c: Value =
+            serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+        c["process"]["env"].as_array().unwrap().clone()
+    };
+    let has = |bundle: &Path, v: &str| env_of(bundle).contains(&json!(v));
+    let bundle = |n: &str| tmp.path().join(n);
+    let b = both.display().to_string();
+    unpack(
+        &format!("docker-archive:{b}:test/app:v2"),
+        &bundle("by-tag"),
+        &[],
+    );
+    assert!(has(&bundle("by-tag"), "FOO=second"));
+    unpack(
+        &format!("docker-archive:{b}:docker.io/test/app:v1"),
+        &bundle("normalized"),
+        &[],
+    );
+    assert!(has(&bundle("normalized"), "FOO=bar"));
+    unpack(&format!("docker-archive:{b}:@1"), &bundle("by-index"), &[]);
+    assert!(has(&bundle("by-index"), "FOO=second"));
+    unpack(
+        &format!("docker-archive:{}", a1.display()),
+        &bundle("single"),
+        &[],
+    );
+    assert!(has(&bundle("single"), "FOO=bar"));
+    // oci: and oci-archive: name the same image as the short DIR:TAG form.
+    unpack(&format!("oci:{ldir}:v1"), &bundle("oci"), &[]);
+    let oci_archive = tmp.path().join("oci.tar");
+    run(
+        Command::new("skopeo")
+            .arg("copy")
+            .arg(format!("oci:{ldir}:v1"))
+            .arg(format!("oci-archive:{}:v1", oci_archive.display())),
+        true,
+    );
+    unpack(
+        &format!("oci-archive:{}:v1", oci_archive.display()),
+        &bundle("oci-archive"),
+        &[],
+    );
+    assert_eq!(
+        tree(&bundle("oci").join("rootfs")),
+        tree(&bundle("oci-archive").join("rootfs"))
+    );
+    assert!(has(&bundle("oci-archive"), "FOO=bar"));
+    // Refusals that say what is wrong, and leave no bundle behind.
+    let fails = |source: &str| -> String {
+        let out = run(
+            rrun_image()
+                .arg("--root")
+                .arg(tmp.path().join("store"))
+                .arg("unpack")
+                .arg(source)
+                .arg(tmp.path().join("refused")),
+            false,
+        );
+        assert!(!tmp.path().join("refused").exists());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = fails(&b);
+    assert!(
+        e.contains("holds 2 images") && e.contains("test/app:v2"),
+        "{e}"
+    );
+    let e = fails(&format!("docker-archive:{b}:test/app:v9"));
+    assert!(e.contains("no image tagged \"test/app:v9\""), "{e}");
+    let e = fails("/nonexistent/dir");
+    assert!(e.contains("/nonexistent/dir does not exist"), "{e}");
+    let e = fails(&format!("oci-archive:{}", a1.display()));
+    assert!(e.contains("no oci-layout member"), "{e}");
+}
+
+/// Issue 20: bundles that run as `docker run IMAGE` runs them. Before: the three capabilities
+/// of `runc spec` (nginx's chown failed), an image volume that came up empty and hid the
+/// image's data (MariaDB found no tables), and none of docker run's options.
+#[test]
+fn bundles_run_like_docker_run() {
+    let tmp = TempDir::new("dockerlike");
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let mut l1 = busybox_layer();
+    l1.file(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/srv:/bin/sh\n",
+    );
+    let mut e = Entry::new("srv/", EntryType::Directory);
+    (e.uid, e.gid, e.mode) = (33, 33, 0o750);
+    l1.entry(e);
+    let mut e = Entry::new("srv/index.html", EntryType::Regular);
+    (e.uid, e.gid, e.data) = (33, 33, b"served-from-image\n");
+    l1.entry(e);
+    l1.symlink("srv/passwd", "/etc/passwd");
+    let script = "touch /tmp/x && chown 33 /tmp/x 2>/dev/null && echo CHOWN-OK; \
+                  cat /srv/index.html; echo A=$A B=$B; hostname; id -u; \
+                  readlink /proc/self/ns/net; cat /hostdata/f 2>/dev/null; \
+                  echo w > /hostdata/g 2>/dev/null && echo HOSTDATA-WRITABLE; true";
+    layout.image(
+        "v1",
+        &[(l1.tar(), Compression::Gzip)],
+        json!({"Cmd": ["sh", "-c", script], "Env": ["A=image", "B=image"],
+               "Volumes": {"/srv": {}}}),
+    );
+    let source = format!("oci:{}:v1", layout.dir.display());
+    let hostdata = tmp.path().join("hostdata");
+    std::fs::create_dir_all(&hostdata).unwrap();
+    std::fs::write(hostdata.join("f"), "from-host\n").unwrap();
+    let run_bundle = |name: &str, extra: &[&str]| -> (Value, String) {
+        let bundle = tmp.path().join(name);
+        unpack(&source, &bundle, extra);
+        let config: Value =
+            serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+        let state = TempDir::new("dockerlike-state");
+        let out = run(
+            image_common::rrun()
+                .arg("--root")
+                .arg(state.path())
+                .arg("run")
+                .arg("-b")
+                .arg(&bundle)
+                .arg(format!("dl-{}-{name}", std::process::id())),
+            true,
+        );
+        (config, String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let host_net = host_net.to_string_lossy();
+
+    // Defaults: Docker's capabilities, seccomp profile, masked paths; the volume holds the
+    // image's files with their owners; -e replaces the image's value; --hostname.
+    let (config, out) = run_bundle("defaults", &["-e", "A=cli", "--hostname", "web1"]);
+    assert_eq!(
+        config["process"]["capabilities"]["bounding"]
+            .as_array()
+            .unwrap()
+            .len(),
+        14
+    );
+    assert_eq!(
+        config["linux"]["seccomp"]["defaultAction"],
+        "SCMP_ACT_ERRNO"
+    );
+    assert!(config["linux"]["maskedPaths"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("/proc/kcore")));
+    assert!(out.contains("CHOWN-OK\n"), "{out}");
+    assert!(
+        out.contains("served-from-image\nA=cli B=image\nweb1\n0\n"),
+        "{out}"
+    );
+    assert!(!out.contains(&*host_net), "{out}");
+    let vol = tmp.path().join("defaults/volumes");
+    let vol = std::fs::read_dir(&vol)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(vol.join("index.html")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (33, 33));
+    let md = std::fs::metadata(&vol).unwrap();
+    assert_eq!((md.uid(), md.mode() & 0o7777), (33, 0o750));
+    assert_eq!(
+        std::fs::read_link(vol.join("passwd")).unwrap(),
+        Path::new("/etc/passwd")
+    );
+
+    // runc's profile, and --cap-drop: no CAP_CHOWN.
+    let (config, out) = run_bundle("runc-profile", &["--profile", "runc"]);
+    assert!(config["linux"].get("seccomp").is_none());
+    assert!(!out.contains("CHOWN-OK"), "{out}");
+    let (_, out) = run_bundle("cap-drop", &["--cap-drop", "chown"]);
+    assert!(!out.contains("CHOWN-OK"), "{out}");
+    assert!(out.contains("served-from-image"), "{out}");
+
+    // --user, a read-only -v, the host's network.
+    let v = format!("{}:/hostdata:ro", hostdata.display());
+    let (config, out) = run_bundle(
+        "user-net-vol",
+        &["--user", "www", "-v", &v, "--net", "host"],
+    );
+    assert!(!config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["type"] == "network"));
+    assert!(out.contains("\n33\n"), "{out}");
+    assert!(out.contains(&format!("{host_net}\nfrom-host\n")), "{out}");
+    assert!(!out.contains("HOSTDATA-WRITABLE"), "{out}");
+    assert!(!hostdata.join("g").exists());
+
+    // Bad options are refused before anything is written.
+    for bad in [
+        &["-v", "relative:/x"][..],
+        &["-e", "NOEQUALS"],
+        &["--cap-add", "NOT_A_CAP"],
+        &["--hostname", "bad host"],
+    ] {
+        let bundle = tmp.path().join("refused");
+        let out = run(
+            rrun_image()
+                .arg("--root")
+                .arg(tmp.path().join("store"))
+                .arg("unpack")
+                .args(bad)
+                .arg(&source)
+                .arg(&bundle),
+            false,
+        );
+        assert!(!bundle.exists(), "{bad:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}

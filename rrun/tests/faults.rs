@@ -111,6 +111,7 @@ const CREATE_POINTS: &[&str] = &[
     "create:cgroup",
     "create:init-started",
     "create:ready",
+    "create:limits",
     "create:saved",
 ];
 

@@ -20,7 +20,7 @@ use std::process::{Command, Output, Stdio};
 
 /// Docker's default profile as dockerd 20.10 hands it to a runtime (from the config.json of
 /// `docker run`; it allows close_range).
-const DOCKER_PROFILE: &str = include_str!("fixtures/docker-default-seccomp.json");
+const DOCKER_PROFILE: &str = include_str!("../../profiles/docker-default-seccomp.json");
 
 /// What a static busybox `true` calls (strace of `busybox true`).
 const BUSYBOX_TRUE: &[&str] = &[

@@ -51,12 +51,32 @@ pub enum CgroupError {
     /// The cgroupsPath of the spec is not acceptable.
     #[error("invalid linux.cgroupsPath {path:?}: {reason}")]
     InvalidPath { path: String, reason: &'static str },
-    /// The systemd form `slice:prefix:name` needs the systemd driver, which rrun does not have yet.
+    /// The systemd form `slice:prefix:name` without `--systemd-cgroup`.
     #[error(
-        "linux.cgroupsPath {path:?} is in the systemd form slice:prefix:name; \
-         rrun only has the cgroupfs driver for now, give a path like /parent/name"
+        "linux.cgroupsPath {path:?} is in the systemd form slice:prefix:name: \
+         use --systemd-cgroup, or give a cgroupfs path like /parent/name"
     )]
     SystemdPathUnsupported { path: String },
+    /// `--systemd-cgroup` on a host whose pid 1 is not systemd (runc's words).
+    #[error("systemd not running on this host, cannot use systemd cgroups manager")]
+    SystemdNotRunning,
+    /// A call to systemd's manager failed.
+    #[error("systemd {op} {unit}: {source}")]
+    Systemd {
+        op: &'static str,
+        unit: String,
+        source: Box<crate::cgroups::systemd::dbus::DbusError>,
+    },
+    /// A systemd job ended otherwise than `done`.
+    #[error("systemd could not {op} unit {unit}: job result {result:?}")]
+    SystemdJob {
+        op: &'static str,
+        unit: String,
+        result: String,
+    },
+    /// A memory limit below what the container already uses (runc's words).
+    #[error("unable to set memory limit to {limit} (current usage: {usage}, peak usage: {peak})")]
+    MemoryBelowUsage { limit: i64, usage: u64, peak: u64 },
     /// The runtime's own cgroup in a hierarchy is not known (needed for a relative cgroupsPath).
     #[error("own cgroup for {hierarchy} not found in /proc/self/cgroup, or outside its mount root {mount_root}")]
     OwnCgroupUnknown {

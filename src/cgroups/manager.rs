@@ -385,6 +385,32 @@ fn unified_is_optional(errno: Option<i32>) -> bool {
     )
 }
 
+/// v1 refuses a memory limit below what it cannot reclaim with EBUSY: say so as runc does.
+fn below_usage(e: CgroupError, dir: &Path, file: &str) -> CgroupError {
+    let limit = match &e {
+        CgroupError::Write { value, source, .. }
+            if file == "memory.limit_in_bytes" && source.raw_os_error() == Some(libc::EBUSY) =>
+        {
+            value.trim().parse::<i64>().ok()
+        }
+        _ => None,
+    };
+    let read = |f: &str| {
+        fsio::read_optional(&dir.join(f))
+            .ok()
+            .flatten()
+            .and_then(|s| stats::parse_value(&s))
+    };
+    match (limit, read("memory.usage_in_bytes")) {
+        (Some(limit), Some(usage)) => CgroupError::MemoryBelowUsage {
+            limit,
+            usage,
+            peak: read("memory.max_usage_in_bytes").unwrap_or(0),
+        },
+        _ => e,
+    }
+}
+
 /// Which controllers the layout handles on which version.
 fn placement(layout: &Layout) -> Placement {
     Placement {
@@ -453,7 +479,7 @@ impl Manager for FsManager {
                 Ok(()) => {}
                 Err(e) => match plan::refused_device_weight(w, e.errno()) {
                     Some(warning) => log.warn(&warning),
-                    None => return Err(e),
+                    None => return Err(below_usage(e, dir, &w.file)),
                 },
             }
         }

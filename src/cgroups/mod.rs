@@ -24,8 +24,9 @@
 //! absolute path is taken below each hierarchy's root; a relative one (and no path at all,
 //! which means `<id>`) below the runtime's own cgroup of each hierarchy, as runc 1.1.5 does
 //! on the development host (its memory cgroup is not `/`, so neither is the container's); on
-//! cgroup2 below the parent of the own cgroup. The systemd form `slice:prefix:name` is
-//! refused with [`CgroupError::SystemdPathUnsupported`].
+//! cgroup2 below the parent of the own cgroup. The systemd form `slice:prefix:name` needs
+//! `--systemd-cgroup` ([`Driver::Systemd`], the [`systemd`] driver), and is refused without it
+//! ([`CgroupError::SystemdPathUnsupported`]).
 //!
 //! How limits are applied ([`plan`]): `linux.resources` becomes a list of (file, value) writes
 //! by a pure, unit-tested planner; a field the host cannot honour is an error naming it. Only
@@ -48,6 +49,7 @@ pub mod mounts;
 pub mod path;
 pub mod plan;
 pub mod stats;
+pub mod systemd;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -106,12 +108,29 @@ pub trait Manager: std::fmt::Debug {
     fn paths(&self) -> BTreeMap<String, PathBuf>;
 }
 
+/// Which driver makes and removes the container's cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// rrun writes the cgroupfs itself (runc's default).
+    Cgroupfs,
+    /// A transient systemd unit (`--systemd-cgroup`), see [`systemd`].
+    Systemd,
+}
+
 /// The manager for a new container: `cgroups_path` is `linux.cgroupsPath` (None: the id).
 pub fn manager(
     layout: &Layout,
     cgroups_path: Option<&str>,
     id: &str,
+    driver: Driver,
 ) -> Result<Box<dyn Manager>, CgroupError> {
+    if driver == Driver::Systemd {
+        return Ok(Box::new(systemd::SystemdManager::new(
+            layout,
+            cgroups_path,
+            id,
+        )?));
+    }
     let path = path::parse_cgroups_path(cgroups_path, id)?;
     Ok(Box::new(FsManager::new(layout, &path)?))
 }
@@ -132,7 +151,17 @@ pub fn container_manager(
     cgroups_path: Option<&str>,
     id: &str,
     live_init: Option<i32>,
+    driver: Driver,
 ) -> Result<Box<dyn Manager>, CgroupError> {
+    if driver == Driver::Systemd {
+        return Ok(Box::new(systemd::SystemdManager::existing(
+            layout,
+            paths,
+            cgroups_path,
+            id,
+            live_init,
+        )?));
+    }
     let m = FsManager::from_paths(layout, paths)?;
     let expected = path::parse_cgroups_path(cgroups_path, id)?;
     m.check_owned(&expected, live_init)?;
@@ -147,7 +176,18 @@ pub fn container_manager_from_config(
     cgroups_path: Option<&str>,
     id: &str,
     live_init: Option<i32>,
+    driver: Driver,
 ) -> Result<Box<dyn Manager>, CgroupError> {
+    if driver == Driver::Systemd {
+        return container_manager(
+            layout,
+            &BTreeMap::new(),
+            cgroups_path,
+            id,
+            live_init,
+            driver,
+        );
+    }
     let expected = path::parse_cgroups_path(cgroups_path, id)?;
     let m = FsManager::new(layout, &expected)?;
     m.check_owned(&expected, live_init)?;

@@ -8,7 +8,7 @@
 //! - no path at all means the relative path `<id>`.
 //!
 //! `..` may not climb above the start, and the systemd form `slice:prefix:name` is refused
-//! (rrun has no systemd driver yet).
+//! here: it belongs to the systemd driver (`--systemd-cgroup`, `super::systemd::unit`).
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};

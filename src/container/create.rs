@@ -32,6 +32,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// cgroupfs, or a systemd unit (`--systemd-cgroup`).
+    pub cgroup_driver: cgroups::Driver,
 }
 
 /// A created container, still locked by the caller.
@@ -200,7 +202,12 @@ impl Container {
         let cgroups_path = linux
             .and_then(|l| l.cgroups_path().as_ref())
             .map(|p| p.to_string_lossy().into_owned());
-        let cgroup = cgroups::manager(&layout, cgroups_path.as_deref(), &opts.id)?;
+        let cgroup = cgroups::manager(
+            &layout,
+            cgroups_path.as_deref(),
+            &opts.id,
+            opts.cgroup_driver,
+        )?;
         let cgroupns = ns.has(oci_spec::runtime::LinuxNamespaceType::Cgroup);
 
         let dir = ContainerDir::create(root, &opts.id)?;
@@ -222,7 +229,7 @@ impl Container {
             created: created.clone(),
             owner: String::new(),
             cgroup_paths: cgroup.paths(),
-            systemd_cgroup: false,
+            systemd_cgroup: opts.cgroup_driver == cgroups::Driver::Systemd,
             creating: true,
             init_exe: super::state::own_exe_id(),
             config: bundle.spec.clone(),
@@ -238,15 +245,6 @@ impl Container {
             state.cgroup_paths = cgroup.paths();
             dir.save(&state)?;
         }
-        // Device rules are always applied (deny all, the config's, the defaults), even when
-        // the config has no linux.resources at all.
-        let mut resources = linux
-            .and_then(|l| l.resources().clone())
-            .unwrap_or_default();
-        if resources.devices().is_none() {
-            resources.set_devices(Some(Vec::new()));
-        }
-        cgroup.apply(&resources, log)?;
         // The init opens them as the container's root, before it switches to the process's
         // user.
         super::start_fifos::make(&dir.path, container_root_owner(&bundle.spec))?;
@@ -292,6 +290,22 @@ impl Container {
             opts.id
         ));
         crate::faults::point("create:ready");
+        // The limits, once the init is in the cgroup and set up, before it can exec (where
+        // runc writes them): a memory limit below what the container already uses is then an
+        // error naming both, not an OOM kill later. Device rules are always applied (deny
+        // all, the config's, the defaults), even when the config has no linux.resources.
+        let mut resources = linux
+            .and_then(|l| l.resources().clone())
+            .unwrap_or_default();
+        if resources.devices().is_none() {
+            resources.set_devices(Some(Vec::new()));
+        }
+        if let Some(mut memory) = *resources.memory() {
+            memory.set_check_before_update(Some(true));
+            resources.set_memory(Some(memory));
+        }
+        cgroup.apply(&resources, log)?;
+        crate::faults::point("create:limits");
         if crate::procinfo::stat::proc_stat(pid)
             .is_none_or(|s| s.start_time != state.init_start_time)
         {

@@ -103,6 +103,11 @@ impl Container {
             .and_then(|l| l.cgroups_path().as_ref())
             .map(|p| p.to_string_lossy().into_owned());
         let live_init = st.init_alive().then_some(st.init_pid);
+        let driver = if st.systemd_cgroup {
+            cgroups::Driver::Systemd
+        } else {
+            cgroups::Driver::Cgroupfs
+        };
         if st.cgroup_paths.is_empty() {
             // Issue 16: a state without cgroup_paths leaked the container's cgroups at delete.
             return Ok(cgroups::container_manager_from_config(
@@ -110,6 +115,7 @@ impl Container {
                 cgroups_path.as_deref(),
                 &st.id,
                 live_init,
+                driver,
             )?);
         }
         Ok(cgroups::container_manager(
@@ -118,6 +124,7 @@ impl Container {
             cgroups_path.as_deref(),
             &st.id,
             live_init,
+            driver,
         )?)
     }
 

@@ -2,6 +2,7 @@
 
 use crate::logging::Logger;
 use anyhow::Result;
+use librrun::cgroups::Driver;
 use librrun::container::{Console, Container, CreateOptions};
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,12 @@ pub struct CreateArgs {
 }
 
 /// The library's options for these arguments.
-pub fn options(args: &CreateArgs, console: Console, detach: bool) -> CreateOptions {
+pub fn options(
+    args: &CreateArgs,
+    console: Console,
+    detach: bool,
+    cgroup_driver: Driver,
+) -> CreateOptions {
     CreateOptions {
         id: args.id.clone(),
         bundle: args.bundle.clone(),
@@ -40,11 +46,12 @@ pub fn options(args: &CreateArgs, console: Console, detach: bool) -> CreateOptio
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
         preserve_fds: args.preserve_fds,
+        cgroup_driver,
     }
 }
 
-pub fn cmd(root: &Path, args: &CreateArgs, log: &Logger) -> Result<i32> {
+pub fn cmd(root: &Path, args: &CreateArgs, log: &Logger, driver: Driver) -> Result<i32> {
     let console = Console::Socket(args.console_socket.clone());
-    Container::create(root, &options(args, console, true), log)?;
+    Container::create(root, &options(args, console, true, driver), log)?;
     Ok(0)
 }

@@ -18,7 +18,10 @@ pub fn features() -> serde_json::Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
+            // systemd: the driver works where systemd is pid 1; rootless (the user's manager)
+            // is not done yet.
+            "cgroup": {"v1": true, "v2": true, "systemd": librrun::cgroups::systemd::client::running(),
+                       "systemdUser": false, "rdma": false},
             "seccomp": librrun::seccomp::features(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},

@@ -33,13 +33,15 @@ pub fn emit(text: &str) -> Result<()> {
 /// Run the chosen subcommand; returns the process exit code.
 pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
     let root = &cli.root;
-    if cli.systemd_cgroup {
-        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (omit --systemd-cgroup)");
-    }
+    let driver = if cli.systemd_cgroup {
+        librrun::cgroups::Driver::Systemd
+    } else {
+        librrun::cgroups::Driver::Cgroupfs
+    };
     match command {
-        Cmd::Create(a) => create::cmd(root, a, log),
+        Cmd::Create(a) => create::cmd(root, a, log, driver),
         Cmd::Start(a) => start::cmd(root, a, log),
-        Cmd::Run(a) => run::cmd(root, a, log),
+        Cmd::Run(a) => run::cmd(root, a, log, driver),
         Cmd::State(a) => state::cmd(root, a),
         Cmd::Kill(a) => kill::cmd(root, a),
         Cmd::Delete(a) => delete::cmd(root, a, log),

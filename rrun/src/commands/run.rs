@@ -203,10 +203,19 @@ fn drain(pty: Option<&OwnedFd>, stdout: &std::io::Stdout) {
     while pump(m.as_fd(), stdout.as_fd()) == Pumped::Moved {}
 }
 
-pub fn cmd(root: &Path, a: &RunArgs, log: &Logger) -> Result<i32> {
+pub fn cmd(
+    root: &Path,
+    a: &RunArgs,
+    log: &Logger,
+    driver: librrun::cgroups::Driver,
+) -> Result<i32> {
     if a.detach {
         let console = Console::Socket(a.create.console_socket.clone());
-        let c = Container::create(root, &create::options(&a.create, console, true), log)?;
+        let c = Container::create(
+            root,
+            &create::options(&a.create, console, true, driver),
+            log,
+        )?;
         if let Err(e) = c.container.start(log) {
             c.container.abort(log);
             return Err(e.into());
@@ -218,7 +227,11 @@ pub fn cmd(root: &Path, a: &RunArgs, log: &Logger) -> Result<i32> {
     let Created {
         container: mut c,
         pty_master,
-    } = Container::create(root, &create::options(&a.create, console, false), log)?;
+    } = Container::create(
+        root,
+        &create::options(&a.create, console, false, driver),
+        log,
+    )?;
     if let Err(e) = c.start(log) {
         c.abort(log);
         return Err(e.into());

@@ -48,7 +48,7 @@ fn relative_and_default_paths_go_below_own_cgroup() {
     }
     let layout = detect().unwrap();
     let id = unique("rel");
-    let m = manager(&layout, None, &id).unwrap();
+    let m = manager(&layout, None, &id, Driver::Cgroupfs).unwrap();
     let own = path::OwnCgroups::read_self().unwrap();
     for (key, dir) in m.paths() {
         assert!(dir.ends_with(&id), "{key}: {}", dir.display());

@@ -49,7 +49,7 @@ struct TestCgroup {
 impl TestCgroup {
     fn new(layout: &Layout, tag: &str) -> TestCgroup {
         let path = format!("/{}/ctr", unique(tag));
-        TestCgroup::create(manager(layout, Some(&path), "ctr").unwrap())
+        TestCgroup::create(manager(layout, Some(&path), "ctr", Driver::Cgroupfs).unwrap())
     }
 
     /// Create the manager's cgroup; its parents are removed on drop too.

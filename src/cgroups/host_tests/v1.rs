@@ -142,7 +142,13 @@ fn existing_empty_cpuset_parent_is_filled_and_sub_cgroups_are_destroyed() {
     let parent_name = unique("cpuset");
     let parent = cpuset.mount_point.join(&parent_name);
     std::fs::create_dir(&parent).unwrap();
-    let m = manager(&layout, Some(&format!("/{parent_name}/ctr")), "ctr").unwrap();
+    let m = manager(
+        &layout,
+        Some(&format!("/{parent_name}/ctr")),
+        "ctr",
+        Driver::Cgroupfs,
+    )
+    .unwrap();
     let mut cg = TestCgroup::create(m);
     let root_cpus = read(&cpuset.mount_point, "cpuset.cpus");
     assert_eq!(read(&parent, "cpuset.cpus"), root_cpus);

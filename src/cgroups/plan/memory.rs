@@ -45,15 +45,20 @@ impl Planner<'_> {
             Version::V1 => "memory.usage_in_bytes",
             Version::V2 => "memory.current",
         };
-        let usage = self
-            .probe
-            .read("memory", file)
-            .and_then(|s| s.trim().parse::<i64>().ok());
-        match usage {
-            Some(usage) if usage > limit => Err(CgroupError::InvalidValue {
-                field: "linux.resources.memory.limit".into(),
-                value: limit.to_string(),
-                reason: "below the current memory usage (checkBeforeUpdate)",
+        let peak_file = match version {
+            Version::V1 => "memory.max_usage_in_bytes",
+            Version::V2 => "memory.peak",
+        };
+        let read = |file| {
+            self.probe
+                .read("memory", file)
+                .and_then(|s| s.trim().parse::<u64>().ok())
+        };
+        match read(file) {
+            Some(usage) if usage > limit as u64 => Err(CgroupError::MemoryBelowUsage {
+                limit,
+                usage,
+                peak: read(peak_file).unwrap_or(0),
             }),
             _ => Ok(()),
         }
