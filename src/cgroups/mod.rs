@@ -18,7 +18,9 @@
 //! Layouts ([`Layout`], from [`detect`]): v1 (a mount per controller group, plus named
 //! hierarchies like `name=systemd`, which the container joins too), hybrid (those plus a
 //! cgroup2 mount, whose directory the container also gets; controllers that only exist there,
-//! like hugetlb on the development host, are applied there), and pure v2.
+//! like hugetlb on the development host, are applied there; when its directory cannot be made
+//! there, `create` warns and the container goes on without it unless the config needs it), and
+//! pure v2.
 //!
 //! Where the cgroup is ([`path`]): `linux.cgroupsPath` as runc's cgroupfs driver reads it. An
 //! absolute path is taken below each hierarchy's root; a relative one (and no path at all,
