@@ -98,6 +98,16 @@ pub enum CgroupError {
         "{field} needs the {controller} cgroup controller, which is not available on this host"
     )]
     ControllerMissing { field: String, controller: String },
+    /// A field only the cgroup2 part of a hybrid host can honour, whose directory there could
+    /// not be made.
+    #[error(
+        "{field} needs the cgroup2 hierarchy {mount_point}, which cannot be used here: {cause}"
+    )]
+    UnifiedUnusable {
+        field: String,
+        mount_point: PathBuf,
+        cause: String,
+    },
     /// The freezer did not reach the wanted state in time.
     #[error("{path}: freezer did not reach state {wanted} (last seen {seen:?})")]
     FreezeTimeout {

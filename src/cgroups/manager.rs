@@ -1,6 +1,13 @@
 //! The cgroupfs manager: the container's directory in every hierarchy of the host (each v1
 //! hierarchy and/or the cgroup2 one), and the [`Manager`] operations on them.
+//!
+//! On a hybrid host the cgroup2 part is optional, as for runc: when its directory cannot be
+//! made (a read-only mount, no permission, no space), `create` warns and the container goes
+//! on without it, unless `apply` is then asked for something only cgroup2 has here (hugetlb on
+//! the development host, `linux.resources.unified`), which fails naming the field and the
+//! cause. [`Manager::paths`] then has no `""` key, so later commands do not look for it.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -35,6 +42,8 @@ pub struct FsManager {
     /// The host is pure v2 (no v1 hierarchy at all).
     pure_v2: bool,
     placement: Placement,
+    /// Hybrid only: why the cgroup2 directory could not be made (`create` went on without it).
+    unified_unusable: OnceCell<String>,
 }
 
 impl FsManager {
@@ -72,6 +81,7 @@ impl FsManager {
             unified,
             pure_v2: matches!(layout, Layout::V2 { .. }),
             placement: placement(layout),
+            unified_unusable: OnceCell::new(),
         })
     }
 
@@ -125,6 +135,7 @@ impl FsManager {
             unified,
             pure_v2: matches!(layout, Layout::V2 { .. }),
             placement,
+            unified_unusable: OnceCell::new(),
         })
     }
 
@@ -140,7 +151,7 @@ impl FsManager {
             .v1
             .iter()
             .map(|d| (&d.hierarchy.mount_point, &d.dir))
-            .chain(self.unified.as_ref().map(|(m, d)| (m, d)));
+            .chain(self.unified().map(|(m, d)| (m, d)));
         for (mount_point, dir) in dirs {
             if !path::fits(mount_point, dir, expected) {
                 return Err(CgroupError::NotTheContainers {
@@ -162,10 +173,53 @@ impl FsManager {
         Ok(())
     }
 
+    /// (mount point, container dir) in the cgroup2 hierarchy, unless `create` left it out.
+    fn unified(&self) -> Option<&(PathBuf, PathBuf)> {
+        match self.unified_unusable.get() {
+            Some(_) => None,
+            None => self.unified.as_ref(),
+        }
+    }
+
+    /// Which controllers are handled where: without the cgroup2 directory, nowhere there.
+    fn effective_placement(&self) -> Placement {
+        let mut placement = self.placement.clone();
+        if self.unified().is_none() {
+            placement.v2.clear();
+            placement.has_unified = false;
+        }
+        placement
+    }
+
+    /// A planning error for lack of the cgroup2 hierarchy, when `create` left it out, told as
+    /// such: the field needs the hierarchy that could not be used, and why.
+    fn explain_unusable(&self, e: CgroupError) -> CgroupError {
+        let (Some(cause), Some((mount_point, _))) = (self.unified_unusable.get(), &self.unified)
+        else {
+            return e;
+        };
+        let field = match &e {
+            CgroupError::ControllerMissing { field, controller }
+                if self.placement.v2.contains(controller) =>
+            {
+                field.clone()
+            }
+            CgroupError::Unsupported { field, .. } if field == "linux.resources.unified" => {
+                field.clone()
+            }
+            _ => return e,
+        };
+        CgroupError::UnifiedUnusable {
+            field,
+            mount_point: mount_point.clone(),
+            cause: cause.clone(),
+        }
+    }
+
     /// The container's directory that holds `controller`'s files (`""`: the cgroup2 one).
     fn dir_for(&self, controller: &str) -> Option<&Path> {
         if controller == UNIFIED_KEY {
-            return self.unified.as_ref().map(|(_, d)| d.as_path());
+            return self.unified().map(|(_, d)| d.as_path());
         }
         if let Some(d) = self
             .v1
@@ -175,7 +229,7 @@ impl FsManager {
             return Some(&d.dir);
         }
         if self.placement.v2.contains(controller) {
-            return self.unified.as_ref().map(|(_, d)| d.as_path());
+            return self.unified().map(|(_, d)| d.as_path());
         }
         None
     }
@@ -184,14 +238,14 @@ impl FsManager {
         self.v1
             .iter()
             .map(|d| d.dir.as_path())
-            .chain(self.unified.as_ref().map(|(_, d)| d.as_path()))
+            .chain(self.unified().map(|(_, d)| d.as_path()))
     }
 
     fn freezer(&self) -> Result<(Version, &Path), CgroupError> {
         if let Some(d) = self.dir_for("freezer") {
             return Ok((Version::V1, d));
         }
-        match &self.unified {
+        match self.unified() {
             Some((_, d)) => Ok((Version::V2, d)),
             None => Err(CgroupError::missing("freeze", "freezer")),
         }
@@ -266,7 +320,7 @@ impl FsManager {
 
     /// The directory whose cgroup.procs lists every process of the container.
     fn procs_dir(&self) -> Option<&Path> {
-        if let Some((_, d)) = &self.unified {
+        if let Some((_, d)) = self.unified() {
             return Some(d);
         }
         ["pids", "freezer", "memory", "cpu", "devices"]
@@ -274,6 +328,61 @@ impl FsManager {
             .find_map(|c| self.dir_for(c))
             .or_else(|| self.v1.first().map(|d| d.dir.as_path()))
     }
+}
+
+impl FsManager {
+    /// `create`'s work; `made` collects the directories made, for the undo of a failure.
+    fn create_dirs(
+        &self,
+        made: &mut Vec<PathBuf>,
+        log: &dyn crate::log::Log,
+    ) -> Result<(), CgroupError> {
+        for d in &self.v1 {
+            let created = fsio::mkdir_below(&d.hierarchy.mount_point, &d.dir)?;
+            made.extend(created.iter().cloned());
+            if d.hierarchy.controllers.iter().any(|c| c == "cpuset") {
+                Self::fill_cpuset(&d.hierarchy.mount_point, &d.dir, &created)?;
+            }
+        }
+        if let Some((mount_point, dir)) = &self.unified {
+            let hybrid = !self.pure_v2 && !self.v1.is_empty();
+            match fsio::mkdir_below(mount_point, dir) {
+                Ok(created) => made.extend(created),
+                Err(e) if hybrid && unified_is_optional(e.errno()) => {
+                    log.warn(&self.going_on_without_unified(&e));
+                    let _ = self.unified_unusable.set(e.to_string());
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+            Self::enable_controllers(mount_point, dir)?;
+        }
+        Ok(())
+    }
+
+    fn going_on_without_unified(&self, e: &CgroupError) -> String {
+        let only_there: Vec<&str> = self
+            .placement
+            .v2
+            .iter()
+            .filter(|c| !self.placement.v1.contains(*c))
+            .map(String::as_str)
+            .collect();
+        let needs = match only_there.as_slice() {
+            [] => "linux.resources.unified".to_string(),
+            list => format!("{} limits and linux.resources.unified", list.join(", ")),
+        };
+        format!("{e}: going on without the container's cgroup2 directory (only {needs} need it on this host)")
+    }
+}
+
+/// On a hybrid host, a cgroup2 directory that cannot be made for one of these reasons (the
+/// hierarchy read-only, no permission, no space) is left out rather than failing the container.
+fn unified_is_optional(errno: Option<i32>) -> bool {
+    matches!(
+        errno,
+        Some(libc::EROFS | libc::EACCES | libc::EPERM | libc::ENOSPC)
+    )
 }
 
 /// v1 refuses a memory limit below what it cannot reclaim with EBUSY: say so as runc does.
@@ -331,18 +440,16 @@ impl Probe for FsManager {
 }
 
 impl Manager for FsManager {
-    fn create(&self) -> Result<(), CgroupError> {
-        for d in &self.v1 {
-            let created = fsio::mkdir_below(&d.hierarchy.mount_point, &d.dir)?;
-            if d.hierarchy.controllers.iter().any(|c| c == "cpuset") {
-                Self::fill_cpuset(&d.hierarchy.mount_point, &d.dir, &created)?;
+    fn create(&self, log: &dyn crate::log::Log) -> Result<(), CgroupError> {
+        let mut made = Vec::new();
+        let result = self.create_dirs(&mut made, log);
+        if result.is_err() {
+            // Nothing half-made is left behind: the caller has no manager to destroy yet.
+            for dir in made.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
             }
         }
-        if let Some((mount_point, dir)) = &self.unified {
-            fsio::mkdir_below(mount_point, dir)?;
-            Self::enable_controllers(mount_point, dir)?;
-        }
-        Ok(())
+        result
     }
 
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
@@ -353,16 +460,28 @@ impl Manager for FsManager {
         Ok(())
     }
 
-    fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        let plan = plan::plan(resources, &self.placement, self)?;
+    fn apply(
+        &self,
+        resources: &LinuxResources,
+        log: &dyn crate::log::Log,
+    ) -> Result<(), CgroupError> {
+        let plan = plan::plan(resources, &self.effective_placement(), self)
+            .map_err(|e| self.explain_unusable(e))?;
+        for warning in &plan.warnings {
+            log.warn(warning);
+        }
         let mut writer = fsio::Writer::default();
         for w in &plan.writes {
             let dir = self
                 .dir_for(&w.controller)
                 .ok_or_else(|| CgroupError::missing(&w.file, &w.controller))?;
-            writer
-                .write(&dir.join(&w.file), &w.value)
-                .map_err(|e| below_usage(e, dir, &w.file))?;
+            match writer.write(&dir.join(&w.file), &w.value) {
+                Ok(()) => {}
+                Err(e) => match plan::refused_device_weight(w, e.errno()) {
+                    Some(warning) => log.warn(&warning),
+                    None => return Err(below_usage(e, dir, &w.file)),
+                },
+            }
         }
         if let Some(state) = &plan.device_program {
             let dir = self
@@ -406,7 +525,7 @@ impl Manager for FsManager {
 
     fn signal_all(&self, signal: Signal) -> Result<(), CgroupError> {
         if signal == Signal::SIGKILL {
-            if let Some((_, dir)) = &self.unified {
+            if let Some((_, dir)) = self.unified() {
                 let kill_file = dir.join("cgroup.kill");
                 if kill_file.exists() {
                     fsio::write(&kill_file, "1")?;
@@ -452,10 +571,11 @@ impl Manager for FsManager {
     }
 
     fn stats(&self) -> Result<Stats, CgroupError> {
+        let placement = self.effective_placement();
         let locate = |controller: &str| {
             let version = match controller {
                 UNIFIED_KEY => Version::V2,
-                _ => self.placement.of(controller)?,
+                _ => placement.of(controller)?,
             };
             Some((version, self.dir_for(controller)?.to_path_buf()))
         };
@@ -484,7 +604,7 @@ impl Manager for FsManager {
     }
 
     fn mounts(&self, cgroupns: bool) -> Vec<CgroupMount> {
-        let unified = self.unified.as_ref().map(|(m, d)| UnifiedSource {
+        let unified = self.unified().map(|(m, d)| UnifiedSource {
             mount_point: m,
             dir: d,
         });
@@ -512,7 +632,7 @@ impl Manager for FsManager {
                 paths.insert(c.clone(), d.dir.clone());
             }
         }
-        if let Some((_, dir)) = &self.unified {
+        if let Some((_, dir)) = self.unified() {
             paths.insert(UNIFIED_KEY.to_string(), dir.clone());
         }
         paths
@@ -602,5 +722,76 @@ mod tests {
             PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/b"),
         );
         assert!(FsManager::from_paths(&layout, &paths).is_err());
+    }
+
+    #[test]
+    fn only_a_not_writable_cgroup2_hierarchy_is_optional() {
+        for errno in [libc::EROFS, libc::EACCES, libc::EPERM, libc::ENOSPC] {
+            assert!(unified_is_optional(Some(errno)), "{errno}");
+        }
+        for errno in [None, Some(libc::ENOENT), Some(libc::EIO), Some(libc::EBUSY)] {
+            assert!(!unified_is_optional(errno), "{errno:?}");
+        }
+    }
+
+    #[test]
+    fn without_its_cgroup2_directory_a_hybrid_container_refuses_what_only_cgroup2_has() {
+        let layout = hybrid_layout();
+        let p = path::parse_cgroups_path(Some("/docker/abc"), "abc").unwrap();
+        let m = FsManager::with_own(&layout, &p, &OwnCgroups::default()).unwrap();
+        let cause = "mkdir /sys/fs/cgroup/unified/docker: Read-only file system (os error 30)";
+        m.unified_unusable.set(cause.to_string()).unwrap();
+        assert_eq!(
+            m.paths().keys().map(String::as_str).collect::<Vec<_>>(),
+            ["cpu", "cpuacct", "memory", "name=systemd"]
+        );
+        assert_eq!(m.dir_for("hugetlb"), None);
+        assert_eq!(
+            m.procs_dir(),
+            Some(Path::new("/sys/fs/cgroup/memory/docker/abc"))
+        );
+        assert!(m
+            .mounts(false)
+            .iter()
+            .all(|s| !format!("{s:?}").contains("unified")));
+        let plan = |json: &str| {
+            let res: LinuxResources = serde_json::from_str(json).unwrap();
+            plan::plan(&res, &m.effective_placement(), &m).map_err(|e| m.explain_unusable(e))
+        };
+        let memory = plan(r#"{"memory":{"limit":1048576}}"#).unwrap();
+        assert_eq!(memory.writes.len(), 1);
+        for (json, field) in [
+            (
+                r#"{"hugepageLimits":[{"pageSize":"2MB","limit":1048576}]}"#,
+                "linux.resources.hugepageLimits",
+            ),
+            (
+                r#"{"unified":{"hugetlb.2MB.max":"1048576"}}"#,
+                "linux.resources.unified",
+            ),
+            (
+                r#"{"unified":{"cgroup.max.depth":"3"}}"#,
+                "linux.resources.unified",
+            ),
+        ] {
+            let err = plan(json).unwrap_err();
+            assert!(
+                matches!(&err, CgroupError::UnifiedUnusable { field: f, .. } if f == field),
+                "{json}: {err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{field} needs the cgroup2 hierarchy /sys/fs/cgroup/unified, which cannot \
+                     be used here: {cause}"
+                )
+            );
+        }
+        // Errors that have nothing to do with cgroup2 are left as they are.
+        let err = plan(r#"{"rdma":{"mlx":{"hcaHandles":1}}}"#).unwrap_err();
+        assert!(
+            matches!(err, CgroupError::ControllerMissing { .. }),
+            "{err:?}"
+        );
     }
 }

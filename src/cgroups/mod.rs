@@ -6,8 +6,8 @@
 //! ```text
 //! let layout = cgroups::detect()?;                         // one read of /proc/self/mountinfo
 //! let cg = cgroups::manager(&layout, spec_cgroups_path, id)?;
-//! cg.create()?;                                            // mkdir in every hierarchy
-//! cg.apply(resources)?;                                    // linux.resources -> files
+//! cg.create(log)?;                                         // mkdir in every hierarchy
+//! cg.apply(resources, log)?;                               // linux.resources -> files
 //! cg.add_process(init_pid)?;                               // cgroup.procs everywhere
 //! state.cgroup_paths = cg.paths();                         // saved in state.json
 //! ... later, in another rrun process:
@@ -18,7 +18,9 @@
 //! Layouts ([`Layout`], from [`detect`]): v1 (a mount per controller group, plus named
 //! hierarchies like `name=systemd`, which the container joins too), hybrid (those plus a
 //! cgroup2 mount, whose directory the container also gets; controllers that only exist there,
-//! like hugetlb on the development host, are applied there), and pure v2.
+//! like hugetlb on the development host, are applied there; when its directory cannot be made
+//! there, `create` warns and the container goes on without it unless the config needs it), and
+//! pure v2.
 //!
 //! Where the cgroup is ([`path`]): `linux.cgroupsPath` as runc's cgroupfs driver reads it. An
 //! absolute path is taken below each hierarchy's root; a relative one (and no path at all,
@@ -68,11 +70,15 @@ pub trait Manager: std::fmt::Debug {
     /// Make the container's directory in every hierarchy (parents too). On v1 an empty
     /// cpuset gets its parent's cpus and mems; on cgroup2 every available controller is
     /// delegated down to the container's parent.
-    fn create(&self) -> Result<(), CgroupError>;
+    fn create(&self, log: &dyn crate::log::Log) -> Result<(), CgroupError>;
     /// Move a process (and its threads) into the container's cgroup in every hierarchy.
     fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
     /// Apply `linux.resources` (at create, and for `update`).
-    fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError>;
+    fn apply(
+        &self,
+        resources: &LinuxResources,
+        log: &dyn crate::log::Log,
+    ) -> Result<(), CgroupError>;
     /// Every process in the container's cgroup and its sub-cgroups, sorted.
     fn pids(&self) -> Result<Vec<i32>, CgroupError>;
     /// Freeze every process; returns once the kernel reports the cgroup frozen.

@@ -1,5 +1,7 @@
-//! Resource usage of a container, shaped like the `data` of runc's `events --stats` (field
-//! names and omitted-when-zero fields as runc prints them), read from v1 or v2 files.
+//! Resource usage of a container, shaped like the `data` of runc 1.1.5's `events --stats`
+//! (its types/events.go: field names and order, omitted-when-zero fields, `intel_rdt` as `{}`
+//! and `network_interfaces` as `null`, as runc prints them for an OCI container), read from v1
+//! or v2 files.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,11 +20,52 @@ fn is_zero(v: &u64) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Stats {
     pub cpu: Cpu,
+    pub cpuset: CpuSet,
     pub memory: Memory,
     pub pids: Pids,
     pub blkio: Blkio,
     /// Keyed by page size (`2MB`).
     pub hugetlb: BTreeMap<String, Hugetlb>,
+    /// Intel RDT is not supported (a config asking for it is refused): always `{}`.
+    pub intel_rdt: IntelRdt,
+    /// runc fills this only for interfaces of its own (non-OCI) network config: always `null`.
+    pub network_interfaces: Option<Vec<NetworkInterface>>,
+}
+
+/// v1 cpuset files, as runc reads them (all zero, and no cpus or mems, on cgroup2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CpuSet {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    pub cpu_exclusive: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    pub mem_hardwall: u64,
+    pub mem_exclusive: u64,
+    pub memory_migrate: u64,
+    pub memory_spread_page: u64,
+    pub memory_spread_slab: u64,
+    pub memory_pressure: u64,
+    pub sched_load_balance: u64,
+    pub sched_relax_domain_level: i64,
+}
+
+/// runc's intel_rdt object; every field of it is omitted when absent, so it prints as `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IntelRdt {}
+
+/// One entry of runc's network_interfaces (never filled here).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NetworkInterface {
+    pub name: String,
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -32,6 +75,12 @@ pub struct CpuUsage {
     pub total: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub percpu: Vec<u64>,
+    /// v1 cpuacct.usage_all's system column, per cpu.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub percpu_kernel: Vec<u64>,
+    /// v1 cpuacct.usage_all's user column, per cpu.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub percpu_user: Vec<u64>,
     pub kernel: u64,
     pub user: u64,
 }
@@ -188,6 +237,44 @@ pub fn parse_io_stat(text: &str) -> Blkio {
     blkio
 }
 
+/// A cpuset list (`0-3,8`) as the cpu or node numbers; None if malformed.
+pub fn parse_cpu_list(text: &str) -> Option<Vec<u16>> {
+    let mut out = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+/// cpuacct.usage_all (`cpu user system` then a line per cpu) as (kernel, user) per cpu.
+pub fn parse_usage_all(text: &str) -> (Vec<u64>, Vec<u64>) {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    let column = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(user), Some(system)) = (column("user"), column("system")) else {
+        return (Vec::new(), Vec::new());
+    };
+    let (mut kernel_ns, mut user_ns) = (Vec::new(), Vec::new());
+    for line in lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let get = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+        if let (Some(u), Some(k)) = (get(user), get(system)) {
+            user_ns.push(u);
+            kernel_ns.push(k);
+        }
+    }
+    (kernel_ns, user_ns)
+}
+
 /// The huge page sizes of the host as cgroup files name them (`2MB`, `1GB`).
 pub fn hugepage_sizes() -> Vec<String> {
     let Ok(entries) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
@@ -256,6 +343,7 @@ impl StatsReader<'_> {
     pub fn collect(&self) -> Result<Stats, CgroupError> {
         Ok(Stats {
             cpu: self.cpu()?,
+            cpuset: self.cpuset()?,
             memory: self.memory()?,
             pids: Pids {
                 current: self.value("pids", "pids.current")?,
@@ -266,6 +354,38 @@ impl StatsReader<'_> {
             },
             blkio: self.blkio()?,
             hugetlb: self.hugetlb()?,
+            intel_rdt: IntelRdt::default(),
+            network_interfaces: None,
+        })
+    }
+
+    /// The v1 cpuset files runc reports (runc 1.1.5 reports none on cgroup2).
+    fn cpuset(&self) -> Result<CpuSet, CgroupError> {
+        if self.version("cpuset") != Some(Version::V1) {
+            return Ok(CpuSet::default());
+        }
+        let list = |file: &str| -> Result<Vec<u16>, CgroupError> {
+            Ok(self
+                .text("cpuset", file)?
+                .and_then(|(_, t)| parse_cpu_list(&t))
+                .unwrap_or_default())
+        };
+        let v = |name: &str| self.value("cpuset", &format!("cpuset.{name}"));
+        Ok(CpuSet {
+            cpus: list("cpuset.cpus")?,
+            cpu_exclusive: v("cpu_exclusive")?,
+            mems: list("cpuset.mems")?,
+            mem_hardwall: v("mem_hardwall")?,
+            mem_exclusive: v("mem_exclusive")?,
+            memory_migrate: v("memory_migrate")?,
+            memory_spread_page: v("memory_spread_page")?,
+            memory_spread_slab: v("memory_spread_slab")?,
+            memory_pressure: v("memory_pressure")?,
+            sched_load_balance: v("sched_load_balance")?,
+            sched_relax_domain_level: self
+                .text("cpuset", "cpuset.sched_relax_domain_level")?
+                .and_then(|(_, t)| t.trim().parse().ok())
+                .unwrap_or(0),
         })
     }
 
@@ -295,6 +415,9 @@ impl StatsReader<'_> {
                         .split_whitespace()
                         .filter_map(|v| v.parse().ok())
                         .collect();
+                }
+                if let Some((_, t)) = self.text("cpuacct", "cpuacct.usage_all")? {
+                    (cpu.usage.percpu_kernel, cpu.usage.percpu_user) = parse_usage_all(&t);
                 }
                 let ticks = self.keyed("cpuacct", "cpuacct.stat")?;
                 let hz = match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
@@ -486,5 +609,39 @@ mod tests {
             serde_json::json!({"kernel": 0, "user": 0})
         );
         assert_eq!(v["blkio"], serde_json::json!({}));
+        assert_eq!(v["intel_rdt"], serde_json::json!({}));
+        assert_eq!(v["network_interfaces"], serde_json::Value::Null);
+        assert_eq!(
+            v["cpuset"],
+            serde_json::json!({"cpu_exclusive": 0, "mem_hardwall": 0, "mem_exclusive": 0,
+                "memory_migrate": 0, "memory_spread_page": 0, "memory_spread_slab": 0,
+                "memory_pressure": 0, "sched_load_balance": 0, "sched_relax_domain_level": 0})
+        );
+        // runc's order of the data's keys.
+        let text = serde_json::to_string(&s).unwrap();
+        let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
+        let order = [
+            "cpu",
+            "cpuset",
+            "memory",
+            "pids",
+            "blkio",
+            "hugetlb",
+            "intel_rdt",
+            "network_interfaces",
+        ];
+        assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "{text}");
+    }
+
+    #[test]
+    fn cpu_lists_and_usage_all() {
+        assert_eq!(parse_cpu_list("0-3,8\n"), Some(vec![0, 1, 2, 3, 8]));
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list("\n"), Some(vec![]));
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("x"), None);
+        let (kernel, user) = parse_usage_all("cpu user system\n0 100 7\n1 200 9\n");
+        assert_eq!((kernel, user), (vec![7, 9], vec![100, 200]));
+        assert_eq!(parse_usage_all(""), (vec![], vec![]));
     }
 }

@@ -237,9 +237,14 @@ impl Container {
         crate::faults::point("create:dir");
         dir.save(&state)?;
         crate::faults::point("create:first-state");
-        cgroup.create()?;
+        cgroup.create(log)?;
         crate::faults::point("create:cgroup");
         let cgroup = &**cleanup.cgroup.insert(cgroup);
+        // A hybrid host's cgroup2 part may have been left out (not writable): save what exists.
+        if cgroup.paths() != state.cgroup_paths {
+            state.cgroup_paths = cgroup.paths();
+            dir.save(&state)?;
+        }
         // The init opens them as the container's root, before it switches to the process's
         // user.
         super::start_fifos::make(&dir.path, container_root_owner(&bundle.spec))?;
@@ -299,7 +304,7 @@ impl Container {
             memory.set_check_before_update(Some(true));
             resources.set_memory(Some(memory));
         }
-        cgroup.apply(&resources)?;
+        cgroup.apply(&resources, log)?;
         crate::faults::point("create:limits");
         if crate::procinfo::stat::proc_stat(pid)
             .is_none_or(|s| s.start_time != state.init_start_time)

@@ -187,7 +187,11 @@ impl Container {
     /// Change the cgroup limits: `update` (a linux.resources JSON object) is merged into the
     /// saved config, so later updates and `state` build on it. Device rules are set at create
     /// and not changed (rewriting them would deny every device for a moment).
-    pub fn update(&mut self, update: serde_json::Value) -> Result<(), ContainerError> {
+    pub fn update(
+        &mut self,
+        update: serde_json::Value,
+        log: &dyn Log,
+    ) -> Result<(), ContainerError> {
         self.check(Operation::Update)?;
         let cg = self.cgroup()?;
         let bad = ContainerError::BadResources;
@@ -201,7 +205,7 @@ impl Container {
             serde_json::from_value(merged).map_err(bad)?;
         let devices = resources.devices().clone();
         resources.set_devices(None);
-        cg.apply(&resources)?;
+        cg.apply(&resources, log)?;
         resources.set_devices(devices);
         config["linux"]["resources"] = serde_json::to_value(&resources).map_err(bad)?;
         self.state.config = serde_json::from_value(config).map_err(bad)?;

@@ -1,10 +1,12 @@
 //! `rrun events [--stats] [--interval 5s] <id>`: the container's resource usage as runc prints
-//! it: `{"type":"stats","id":...,"data":{cpu,memory,pids,blkio,hugetlb}}`, once with --stats,
-//! else every interval until the container stops; an `oom` event when its OOM kill count grows.
+//! it: `{"type":"stats","id":...,"data":{cpu,cpuset,memory,pids,blkio,hugetlb,intel_rdt,
+//! network_interfaces}}` (keys in runc's order), once with --stats, else every interval until
+//! the container stops; an `oom` event (`{"type":"oom","id":...}`) when its OOM kill count grows.
 
 use anyhow::{anyhow, Result};
+use librrun::cgroups::Stats;
 use librrun::container::{Container, Operation};
-use serde_json::json;
+use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
 
@@ -66,20 +68,36 @@ pub fn cmd(root: &Path, a: &EventsArgs) -> Result<i32> {
     let mut ooms: Option<u64> = None;
     loop {
         let stats = cg.stats()?;
-        let line = json!({"type": "stats", "id": a.id, "data": stats});
-        super::emit(&(line.to_string() + "\n"))?;
+        super::emit(&Event::line("stats", &a.id, Some(&stats)))?;
         if a.stats {
             return Ok(0);
         }
         let now = cg.oom_kill_count().ok().flatten().unwrap_or(0);
         if ooms.is_some_and(|before| now > before) {
-            super::emit(&(json!({"type": "oom", "id": a.id}).to_string() + "\n"))?;
+            super::emit(&Event::line("oom", &a.id, None))?;
         }
         ooms = Some(now);
         std::thread::sleep(interval);
         if !st.init_alive() {
             return Ok(0);
         }
+    }
+}
+
+/// One event as runc prints it: its keys in this order, no `data` when there is none.
+#[derive(Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Stats>,
+}
+
+impl Event<'_> {
+    fn line(kind: &str, id: &str, data: Option<&Stats>) -> String {
+        let event = Event { kind, id, data };
+        serde_json::to_string(&event).expect("an event serializes") + "\n"
     }
 }
 
@@ -94,5 +112,18 @@ mod tests {
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn events_are_in_runc_key_order() {
+        assert_eq!(
+            Event::line("oom", "c1", None),
+            "{\"type\":\"oom\",\"id\":\"c1\"}\n"
+        );
+        let stats = Event::line("stats", "c1", Some(&Stats::default()));
+        assert!(
+            stats.starts_with("{\"type\":\"stats\",\"id\":\"c1\",\"data\":{\"cpu\":"),
+            "{stats}"
+        );
     }
 }

@@ -52,7 +52,7 @@ pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
         Cmd::Ps(a) => ps::cmd(root, a),
         Cmd::Features => features::cmd(),
         Cmd::Exec(a) => exec::cmd(root, a, log),
-        Cmd::Update(a) => update::cmd(root, a),
+        Cmd::Update(a) => update::cmd(root, a, log),
         Cmd::Events(a) => events::cmd(root, a),
     }
 }

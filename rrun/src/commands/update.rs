@@ -1,6 +1,7 @@
 //! `rrun update [-r FILE|-] [--memory ...] <id>`: change a running container's cgroup limits.
 //! The new values are merged into the saved config, so later updates and `state` build on them.
 
+use crate::logging::Logger;
 use anyhow::{anyhow, bail, Context, Result};
 use librrun::container::{Container, Operation};
 use oci_spec::runtime::LinuxResources;
@@ -144,11 +145,11 @@ fn requested(a: &UpdateArgs) -> Result<Value> {
     Ok(v)
 }
 
-pub fn cmd(root: &Path, a: &UpdateArgs) -> Result<i32> {
+pub fn cmd(root: &Path, a: &UpdateArgs, log: &Logger) -> Result<i32> {
     let mut c = Container::open(root, &a.id)?;
     // The status is checked before -r - is read.
     c.check(Operation::Update)?;
-    c.update(requested(a)?)?;
+    c.update(requested(a)?, log)?;
     Ok(0)
 }
 

@@ -158,6 +158,30 @@ impl Rrun {
         }
     }
 
+    /// As [`Rrun::run`], with rrun started by `wrapper` (a program and its arguments, which
+    /// end by running the rrun command line appended to them, e.g. `unshare ... sh -c 'exec
+    /// "$@"' sh`).
+    pub fn run_wrapped(&self, wrapper: &[&str], args: &[&str]) -> Output {
+        let out = tempfile_in(self.root.path(), "stdout");
+        let err = tempfile_in(self.root.path(), "stderr");
+        let status = Command::new(wrapper[0])
+            .args(&wrapper[1..])
+            .arg(RRUN)
+            .arg("--root")
+            .arg(self.root.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .status()
+            .unwrap();
+        Output {
+            status,
+            stdout: read_back(out),
+            stderr: read_back(err),
+        }
+    }
+
     /// Run and require success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);

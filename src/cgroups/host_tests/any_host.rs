@@ -1,6 +1,6 @@
 //! Host tests for every layout: the container's cgroup is made, holds its processes, freezes,
 //! thaws, is killed while frozen and removed; a relative or default cgroupsPath goes below the
-//! runtime's own cgroup.
+//! runtime's own cgroup; a per-device weight for a disk that takes none is a warning.
 
 use std::os::unix::process::ExitStatusExt;
 
@@ -69,9 +69,78 @@ fn relative_and_default_paths_go_below_own_cgroup() {
             own_path.display()
         );
     }
-    m.create().unwrap();
+    m.create(&crate::log::Silent).unwrap();
     let saved = m.paths();
     let again = manager_from_paths(&layout, &saved).unwrap();
     again.destroy().unwrap();
     assert!(saved.values().all(|d| !d.exists()));
+}
+
+/// `linux.resources.blockIO.weightDevice` for a disk whose scheduler takes no per-device
+/// weights (neither BFQ nor, on cgroup2, iocost): the kernel refuses the line with EOPNOTSUPP,
+/// runc goes on, and so does rrun, with a warning naming the device and the file; the rest of
+/// blockIO (a throttle here) is still applied.
+#[test]
+fn per_device_weight_on_a_disk_without_weights_is_a_warning() {
+    if !is_root() {
+        return;
+    }
+    let layout = detect().unwrap();
+    let (key, need) = if has_v1(&layout, "blkio") {
+        ("blkio", "v1:blkio")
+    } else {
+        (UNIFIED_KEY, "v2-host:io")
+    };
+    let has_io = key == "blkio"
+        || matches!(&layout, Layout::V2 { unified } if unified.controllers.iter().any(|c| c == "io"));
+    if !needs(need, has_io, "no blkio (v1) or io (cgroup2) controller") {
+        return;
+    }
+    let Some((name, dev)) = a_named_disk() else {
+        return skip("disk", "no real block device in /sys/block");
+    };
+    let scheduler =
+        std::fs::read_to_string(format!("/sys/block/{name}/queue/scheduler")).unwrap_or_default();
+    let bfq = scheduler.contains("[bfq]");
+    // iocost is enabled per device in the root's io.cost.qos (`8:0 enable=1 ...`).
+    let iocost = key == UNIFIED_KEY
+        && layout.unified().is_some_and(|u| {
+            std::fs::read_to_string(u.mount_point.join("io.cost.qos"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.starts_with(&format!("{dev} ")) && l.contains("enable=1"))
+        });
+    if !needs(
+        "disk:no-weights",
+        !bfq && !iocost,
+        &format!("{name} ({dev}) takes per-device weights (BFQ or iocost)"),
+    ) {
+        return;
+    }
+    let mut cg = TestCgroup::new(&layout, "wdev");
+    cg.add_sleeper();
+    let (major, minor) = dev.split_once(':').unwrap();
+    let json = format!(
+        r#"{{"blockIO":{{"weightDevice":[{{"major":{major},"minor":{minor},"weight":300}}],
+            "throttleReadBpsDevice":[{{"major":{major},"minor":{minor},"rate":1048576}}]}}}}"#
+    );
+    let log = Collect::default();
+    cg.manager
+        .apply(&resources(&json), &log)
+        .unwrap_or_else(|e| panic!("apply: {e}"));
+    let warnings = log.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(&format!("device {dev} "))
+            && warnings[0].contains("weight")
+            && warnings[0].ends_with("skipped"),
+        "{warnings:?}"
+    );
+    let dir = cg.dir(key);
+    let throttle = if key == "blkio" {
+        read(&dir, "blkio.throttle.read_bps_device")
+    } else {
+        read(&dir, "io.max")
+    };
+    assert!(throttle.contains("1048576"), "{throttle}");
 }

@@ -67,7 +67,7 @@ impl TestCgroup {
             children: Vec::new(),
             parents,
         };
-        cg.manager.create().unwrap();
+        cg.manager.create(&crate::log::Silent).unwrap();
         cg
     }
 
@@ -125,6 +125,11 @@ fn has_v1(layout: &Layout, controller: &str) -> bool {
 
 /// The `major:minor` of a real disk of the host (not loop, ram or zram), if any.
 fn a_disk() -> Option<String> {
+    a_named_disk().map(|(_, dev)| dev)
+}
+
+/// A real disk of the host (not loop, ram or zram) as (name, `major:minor`), if any.
+fn a_named_disk() -> Option<(String, String)> {
     std::fs::read_dir("/sys/block")
         .ok()?
         .flatten()
@@ -132,6 +137,30 @@ fn a_disk() -> Option<String> {
             let name = e.file_name().to_string_lossy().to_string();
             !["loop", "ram", "zram"].iter().any(|p| name.starts_with(p))
         })
-        .find_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
-        .map(|s| s.trim().to_string())
+        .find_map(|e| {
+            let dev = std::fs::read_to_string(e.path().join("dev")).ok()?;
+            Some((
+                e.file_name().to_string_lossy().to_string(),
+                dev.trim().to_string(),
+            ))
+        })
+}
+
+/// A log that keeps what it is told, for the tests to look at.
+#[derive(Default)]
+struct Collect {
+    warnings: std::sync::Mutex<Vec<String>>,
+}
+
+impl crate::log::Log for Collect {
+    fn warn(&self, msg: &str) {
+        self.warnings.lock().unwrap().push(msg.to_string());
+    }
+    fn debug(&self, _msg: &str) {}
+}
+
+impl Collect {
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().unwrap().clone()
+    }
 }

@@ -19,7 +19,8 @@
 //! (hugetlb only on the cgroup2 mount of a hybrid host, with 2 MB pages); `v2-host` and
 //! `v2-host:<controller>` (the host is pure cgroup v2, with that controller); `swap-accounting`
 //! (the kernel accounts swap); `blkio-weight` (the block scheduler takes weights: BFQ or CFQ);
-//! `disk` (a real block device, not loop, ram or zram).
+//! `disk` (a real block device, not loop, ram or zram); `disk:no-weights` (that disk's scheduler
+//! takes no per-device weights: not BFQ, and no iocost on cgroup2).
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};

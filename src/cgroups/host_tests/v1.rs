@@ -36,7 +36,9 @@ fn v1_limits_read_back() {
     let json = r#"{"memory":{"limit":67108864,"reservation":33554432},
         "pids":{"limit":100},
         "cpu":{"shares":512,"quota":50000,"period":100000,"cpus":"0","mems":"0"}}"#;
-    cg.manager.apply(&resources(json)).unwrap();
+    cg.manager
+        .apply(&resources(json), &crate::log::Silent)
+        .unwrap();
     let mem = cg.dir("memory");
     assert_eq!(read(&mem, "memory.limit_in_bytes"), "67108864");
     assert_eq!(read(&mem, "memory.soft_limit_in_bytes"), "33554432");
@@ -55,7 +57,9 @@ fn v1_limits_read_back() {
         "no memory.memsw.limit_in_bytes (the kernel does not account swap)",
     ) {
         let more = r#"{"memory":{"limit":134217728,"swap":268435456}}"#;
-        cg.manager.apply(&resources(more)).unwrap();
+        cg.manager
+            .apply(&resources(more), &crate::log::Silent)
+            .unwrap();
         assert_eq!(read(&mem, "memory.limit_in_bytes"), "134217728");
         assert_eq!(read(&mem, "memory.memsw.limit_in_bytes"), "268435456");
         limit = 134217728;
@@ -85,7 +89,10 @@ fn block_io_limits(cg: &TestCgroup) {
         .find(|f| blkio.join(f).exists());
     if let Some(file) = weight_file {
         cg.manager
-            .apply(&resources(r#"{"blockIO":{"weight":500}}"#))
+            .apply(
+                &resources(r#"{"blockIO":{"weight":500}}"#),
+                &crate::log::Silent,
+            )
             .unwrap();
         assert_eq!(read(&blkio, file), "500");
     } else {
@@ -109,7 +116,9 @@ fn block_io_limits(cg: &TestCgroup) {
     let json = format!(
         r#"{{"blockIO":{{"throttleReadBpsDevice":[{{"major":{major},"minor":{minor},"rate":1048576}}]}}}}"#
     );
-    cg.manager.apply(&resources(&json)).unwrap();
+    cg.manager
+        .apply(&resources(&json), &crate::log::Silent)
+        .unwrap();
     assert_eq!(
         read(&blkio, "blkio.throttle.read_bps_device"),
         format!("{dev} 1048576")
@@ -171,7 +180,9 @@ fn v1_devices_rules_are_enforced_in_order() {
     let rules = r#"{"devices":[{"allow":false,"access":"rwm"},
         {"allow":true,"type":"c","major":1,"minor":5,"access":"rwm"},
         {"allow":false,"type":"c","major":10,"minor":229,"access":"rwm"}]}"#;
-    cg.manager.apply(&resources(rules)).unwrap();
+    cg.manager
+        .apply(&resources(rules), &crate::log::Silent)
+        .unwrap();
     let list = read(&cg.dir("devices"), "devices.list");
     let lines: Vec<&str> = list.lines().collect();
     assert!(!lines.contains(&"a *:* rwm"), "{list}");
@@ -228,7 +239,10 @@ fn mounts_plan_can_be_performed_and_shows_the_container_cgroup() {
     }
     let cg = TestCgroup::new(&layout, "mnt");
     cg.manager
-        .apply(&resources(r#"{"memory":{"limit":33554432}}"#))
+        .apply(
+            &resources(r#"{"memory":{"limit":33554432}}"#),
+            &crate::log::Silent,
+        )
         .unwrap();
     let steps = cg.manager.mounts(false);
     let target = std::env::temp_dir().join(unique("mnt"));

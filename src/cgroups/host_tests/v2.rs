@@ -47,7 +47,9 @@ fn v2_limits_read_back_on_a_v2_host() {
         } else {
             r#"{"memory":{"limit":67108864,"reservation":33554432}}"#
         };
-        cg.manager.apply(&resources(json)).unwrap();
+        cg.manager
+            .apply(&resources(json), &crate::log::Silent)
+            .unwrap();
         assert_eq!(read(&dir, "memory.max"), "67108864");
         assert_eq!(read(&dir, "memory.low"), "33554432");
         if swap {
@@ -58,20 +60,25 @@ fn v2_limits_read_back_on_a_v2_host() {
     }
     if has("pids") {
         cg.manager
-            .apply(&resources(r#"{"pids":{"limit":64}}"#))
+            .apply(&resources(r#"{"pids":{"limit":64}}"#), &crate::log::Silent)
             .unwrap();
         assert_eq!(read(&dir, "pids.max"), "64");
         assert_eq!(cg.manager.stats().unwrap().pids.current, 1);
     }
     if has("cpu") {
         let json = r#"{"cpu":{"shares":1024,"quota":50000,"period":100000}}"#;
-        cg.manager.apply(&resources(json)).unwrap();
+        cg.manager
+            .apply(&resources(json), &crate::log::Silent)
+            .unwrap();
         assert_eq!(read(&dir, "cpu.weight"), "39");
         assert_eq!(read(&dir, "cpu.max"), "50000 100000");
     }
     if has("cpuset") {
         cg.manager
-            .apply(&resources(r#"{"cpu":{"cpus":"0","mems":"0"}}"#))
+            .apply(
+                &resources(r#"{"cpu":{"cpus":"0","mems":"0"}}"#),
+                &crate::log::Silent,
+            )
             .unwrap();
         assert_eq!(read(&dir, "cpuset.cpus"), "0");
     }
@@ -82,7 +89,9 @@ fn v2_limits_read_back_on_a_v2_host() {
                 let json = format!(
                     r#"{{"blockIO":{{"throttleReadBpsDevice":[{{"major":{major},"minor":{minor},"rate":1048576}}]}}}}"#
                 );
-                cg.manager.apply(&resources(&json)).unwrap();
+                cg.manager
+                    .apply(&resources(&json), &crate::log::Silent)
+                    .unwrap();
                 assert!(read(&dir, "io.max").contains("rbps=1048576"));
             }
             None => {
@@ -97,7 +106,9 @@ fn v2_limits_read_back_on_a_v2_host() {
     }
     let docker = r#"{"devices":[{"allow":false,"access":"rwm"},
         {"allow":true,"type":"c","major":1,"minor":5,"access":"rwm"}]}"#;
-    cg.manager.apply(&resources(docker)).unwrap();
+    cg.manager
+        .apply(&resources(docker), &crate::log::Silent)
+        .unwrap();
     assert_eq!(devices_bpf::attached_count(&dir).unwrap(), 1);
     cg.manager.freeze().unwrap();
     cg.manager.kill_all().unwrap();
@@ -131,7 +142,9 @@ fn hybrid_applies_unified_only_controllers_there() {
     let mut cg = TestCgroup::new(&layout, "huge");
     cg.add_sleeper();
     let json = r#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}"#;
-    cg.manager.apply(&resources(json)).unwrap();
+    cg.manager
+        .apply(&resources(json), &crate::log::Silent)
+        .unwrap();
     assert_eq!(read(&cg.dir(UNIFIED_KEY), "hugetlb.2MB.max"), "4194304");
     let stats = cg.manager.stats().unwrap();
     assert!(stats.hugetlb.contains_key("2MB"), "{:?}", stats.hugetlb);
@@ -189,10 +202,14 @@ fn pure_v2_checks(mnt: &Path) {
 
     let pids = resources(r#"{"pids":{"limit":10}}"#);
     if controllers.iter().any(|c| c == "pids") {
-        cg.manager.apply(&pids).unwrap();
+        cg.manager.apply(&pids, &crate::log::Silent).unwrap();
         assert_eq!(read(&dir, "pids.max"), "10");
     } else {
-        let err = cg.manager.apply(&pids).unwrap_err().to_string();
+        let err = cg
+            .manager
+            .apply(&pids, &crate::log::Silent)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("linux.resources.pids") && err.contains("pids"),
             "{err}"
@@ -200,13 +217,13 @@ fn pure_v2_checks(mnt: &Path) {
     }
     if controllers.iter().any(|c| c == "hugetlb") && dir.join("hugetlb.2MB.max").exists() {
         let huge = resources(r#"{"hugepageLimits":[{"pageSize":"2MB","limit":-1}]}"#);
-        cg.manager.apply(&huge).unwrap();
+        cg.manager.apply(&huge, &crate::log::Silent).unwrap();
         assert_eq!(read(&dir, "hugetlb.2MB.max"), "max");
     }
     // Device rules: the eBPF program lets /dev/null through and stops /dev/kmsg (1:11).
     let devices = resources(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#);
-    cg.manager.apply(&devices).unwrap();
-    cg.manager.apply(&devices).unwrap();
+    cg.manager.apply(&devices, &crate::log::Silent).unwrap();
+    cg.manager.apply(&devices, &crate::log::Silent).unwrap();
     assert_eq!(
         devices_bpf::attached_count(&dir).unwrap(),
         1,

@@ -5,7 +5,9 @@
 //! does it hold), so every branch is unit-tested with a fake. The manager then performs the
 //! writes in order. Values of 0 for `shares`, `blockIO.weight` and the like mean "not set", as
 //! engines send them (docker sends `"shares": 0`); a field the host layout cannot honour is an
-//! error naming the field, never a silent no-op.
+//! error naming the field, never a silent no-op. The one exception is a per-device block I/O
+//! weight for a disk that takes none: left out with a warning ([`Plan::warnings`],
+//! [`refused_device_weight`]), as runc goes on.
 //!
 //! One file per resource, each with its unit tests: `memory`, `cpu` (cpu and cpuset), `pids`,
 //! `block_io`, `hugetlb`, `network`, `rdma`, `unified` and `devices`; the tests' shared fakes
@@ -15,6 +17,8 @@
 use std::collections::BTreeSet;
 
 use oci_spec::runtime::LinuxResources;
+
+pub use block_io::refused_device_weight;
 
 use super::devices::DeviceState;
 use super::error::CgroupError;
@@ -73,6 +77,8 @@ pub struct Plan {
     pub writes: Vec<Write>,
     /// The device state to enforce with an eBPF program on the cgroup2 directory.
     pub device_program: Option<DeviceState>,
+    /// What was left out and why (per-device weights the host has no file for), for the log.
+    pub warnings: Vec<String>,
 }
 
 /// One write: `value` into `file` of the container's directory for `controller`.
@@ -82,6 +88,10 @@ pub struct Write {
     pub controller: String,
     pub file: String,
     pub value: String,
+    /// `major:minor` when the write sets a per-device weight: a device whose scheduler takes
+    /// no weights refuses it, which is a warning rather than an error (see
+    /// [`refused_device_weight`]).
+    pub device_weight: Option<String>,
 }
 
 struct Planner<'a> {
@@ -89,6 +99,7 @@ struct Planner<'a> {
     probe: &'a dyn Probe,
     writes: Vec<Write>,
     device_program: Option<DeviceState>,
+    warnings: Vec<String>,
 }
 
 /// Plan the writes for `resources`.
@@ -102,6 +113,7 @@ pub fn plan(
         probe,
         writes: Vec::new(),
         device_program: None,
+        warnings: Vec::new(),
     };
     if let Some(cpu) = resources.cpu() {
         p.cpuset(cpu)?;
@@ -142,6 +154,7 @@ pub fn plan(
     Ok(Plan {
         writes: p.writes,
         device_program: p.device_program,
+        warnings: p.warnings,
     })
 }
 
@@ -157,6 +170,7 @@ impl Planner<'_> {
             controller: controller.to_string(),
             file: file.into(),
             value: value.to_string(),
+            device_weight: None,
         });
     }
 }

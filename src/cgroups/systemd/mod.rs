@@ -168,11 +168,11 @@ impl Manager for SystemdManager {
     /// A slice unit is started here; a scope needs a process, so it starts at the first
     /// [`Manager::add_process`]. The connection is opened now, so that a host without a
     /// reachable systemd fails before anything exists.
-    fn create(&self) -> Result<(), CgroupError> {
+    fn create(&self, log: &dyn crate::log::Log) -> Result<(), CgroupError> {
         self.with_client(|_| Ok(()))?;
         if self.unit.is_slice() && !self.started.get() {
             self.start(None)?;
-            self.fs.create()?;
+            self.fs.create(log)?;
         }
         Ok(())
     }
@@ -181,14 +181,19 @@ impl Manager for SystemdManager {
         if !self.started.get() {
             self.start(Some(pid))?;
             // The directories systemd does not make (v1 hierarchies it does not manage), and
-            // on cgroup2 the controllers delegated down to the scope.
-            self.fs.create()?;
+            // on cgroup2 the controllers delegated down to the scope. add_process has no log:
+            // a warning of this late create (a hybrid host's cgroup2 part left out) is dropped.
+            self.fs.create(&crate::log::Silent)?;
         }
         self.fs.add_process(pid)
     }
 
-    fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        self.fs.apply(resources)?;
+    fn apply(
+        &self,
+        resources: &LinuxResources,
+        log: &dyn crate::log::Log,
+    ) -> Result<(), CgroupError> {
+        self.fs.apply(resources, log)?;
         let proc_devices = std::fs::read_to_string("/proc/devices").unwrap_or_default();
         let props = properties::resources(resources, self.version, &proc_devices)?;
         if self.started.get() && !props.is_empty() {
