@@ -218,8 +218,13 @@ impl Manager for SystemdManager {
         self.fs.is_frozen()
     }
 
+    /// As cgroupfs; but systemd removes a scope's cgroup as soon as its last process is gone,
+    /// at any moment: a cgroup that vanished has nobody left to signal.
     fn signal_all(&self, signal: Signal) -> Result<(), CgroupError> {
-        self.fs.signal_all(signal)
+        match self.fs.signal_all(signal) {
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
+            other => other,
+        }
     }
 
     /// Stop the unit (systemd removes its cgroup), then whatever systemd left: the
