@@ -6,7 +6,7 @@ mod image_common;
 use image_common::*;
 use serde_json::json;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A layout whose one (uncompressed) layer holds a 64 MB file: long enough to unpack
@@ -54,6 +54,12 @@ fn start_unpack(source: &str, store: &Path, bundle: &Path) -> Child {
     child
 }
 
+/// `rrun-image gc`'s report.
+fn gc(store: &Path) -> String {
+    let out = run(rrun_image().arg("--root").arg(store).arg("gc"), true);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn interrupted_and_killed_unpacks_leave_nothing() {
     let tmp = TempDir::new("interrupt");
@@ -78,14 +84,7 @@ fn interrupted_and_killed_unpacks_leave_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(temp_dirs(&out).len(), 1);
-    let gc = run(
-        Command::new(env!("CARGO_BIN_EXE_rrun-image"))
-            .arg("--root")
-            .arg(&store)
-            .arg("gc"),
-        true,
-    );
-    let said = String::from_utf8_lossy(&gc.stdout);
+    let said = gc(&store);
     assert!(
         said.contains("1 directories left by interrupted unpacks"),
         "{said}"
@@ -94,14 +93,8 @@ fn interrupted_and_killed_unpacks_leave_nothing() {
     // A live unpack's directory is not touched by gc.
     let bundle = out.join("live");
     let mut child = start_unpack(&source, &store, &bundle);
-    let gc = run(
-        Command::new(env!("CARGO_BIN_EXE_rrun-image"))
-            .arg("--root")
-            .arg(&store)
-            .arg("gc"),
-        true,
-    );
-    assert!(String::from_utf8_lossy(&gc.stdout).contains("0 directories"));
+    let said = gc(&store);
+    assert!(said.contains("0 directories"), "{said}");
     assert!(child.wait().unwrap().success());
     assert!(bundle.join("rootfs/big").exists());
 }

@@ -72,16 +72,7 @@ fn pull_store_and_unpack_from_registry() {
     run(img(&store).args(["unpack", &name]).arg(&bundle), true);
     let state = TempDir::new("runc-state");
     let id = format!("rrun-image-reg-{}", std::process::id());
-    let out = run(
-        image_common::rrun()
-            .arg("--root")
-            .arg(state.path())
-            .arg("run")
-            .arg("-b")
-            .arg(&bundle)
-            .arg(&id),
-        true,
-    );
+    let out = rrun_run(state.path(), &bundle, &id);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from layer 2\nok\n");
 
     // Unpack of a reference not in the store pulls it first.

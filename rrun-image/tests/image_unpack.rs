@@ -194,16 +194,7 @@ fn layer_semantics_match_umoci_and_run() {
     // rrun starts the bundle and the image's command prints what the image says.
     let state = TempDir::new("runc");
     let id = format!("rrun-image-test-{}", std::process::id());
-    let out = run(
-        image_common::rrun()
-            .arg("--root")
-            .arg(state.path())
-            .arg("run")
-            .arg("-b")
-            .arg(&bundle)
-            .arg(&id),
-        true,
-    );
+    let out = rrun_run(state.path(), &bundle, &id);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "hello-from-image\n1000\n1000 10\n/tmp\nbar\n"
@@ -334,16 +325,7 @@ fn overlay_snapshots_share_the_layer_cache() {
     assert_eq!(std::fs::read(b2.join("rootfs/data/b")).unwrap(), b"b");
     let state = TempDir::new("runc-snap");
     let id = format!("rrun-image-snap-{}", std::process::id());
-    let out = run(
-        image_common::rrun()
-            .arg("--root")
-            .arg(state.path())
-            .arg("run")
-            .arg("-b")
-            .arg(&b2)
-            .arg(&id),
-        true,
-    );
+    let out = rrun_run(state.path(), &b2, &id);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("hello-from-image\n"));
     // umount --rm removes the bundles; gc then drops the layers of removed images only.
     for b in [&b1, &b2] {
@@ -573,15 +555,10 @@ fn bundles_run_like_docker_run() {
         let config: Value =
             serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
         let state = TempDir::new("dockerlike-state");
-        let out = run(
-            image_common::rrun()
-                .arg("--root")
-                .arg(state.path())
-                .arg("run")
-                .arg("-b")
-                .arg(&bundle)
-                .arg(format!("dl-{}-{name}", std::process::id())),
-            true,
+        let out = rrun_run(
+            state.path(),
+            &bundle,
+            &format!("dl-{}-{name}", std::process::id()),
         );
         (config, String::from_utf8_lossy(&out.stdout).into_owned())
     };

@@ -26,6 +26,20 @@ pub fn rrun() -> Command {
     Command::new(bin)
 }
 
+/// `rrun run` of `bundle` in the foreground (state under `state`), required to succeed.
+pub fn rrun_run(state: &Path, bundle: &Path, id: &str) -> Output {
+    run(
+        rrun()
+            .arg("--root")
+            .arg(state)
+            .arg("run")
+            .arg("-b")
+            .arg(bundle)
+            .arg(id),
+        true,
+    )
+}
+
 /// Run and return the output; panics with stderr when `ok` does not match the exit status.
 pub fn run(cmd: &mut Command, ok: bool) -> Output {
     let out = cmd.stdin(Stdio::null()).output().expect("spawn");

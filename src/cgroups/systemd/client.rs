@@ -47,6 +47,22 @@ fn call_error<'a>(op: &'static str, unit: &'a str) -> impl Fn(DbusError) -> Cgro
     }
 }
 
+/// Properties as the `a(sv)` argument of StartTransientUnit and SetUnitProperties.
+fn properties_value(properties: &[Property]) -> Value {
+    Value::Array {
+        elem: "(sv)".into(),
+        items: properties
+            .iter()
+            .map(|(k, v)| {
+                Value::Struct(vec![
+                    Value::Str(k.clone()),
+                    Value::Variant(Box::new(v.clone())),
+                ])
+            })
+            .collect(),
+    }
+}
+
 impl Systemd {
     /// Connect to systemd; a clear error when it does not run here.
     pub fn connect() -> Result<Systemd, CgroupError> {
@@ -125,18 +141,7 @@ impl Systemd {
         name: &str,
         properties: &[Property],
     ) -> Result<(), CgroupError> {
-        let props = Value::Array {
-            elem: "(sv)".into(),
-            items: properties
-                .iter()
-                .map(|(k, v)| {
-                    Value::Struct(vec![
-                        Value::Str(k.clone()),
-                        Value::Variant(Box::new(v.clone())),
-                    ])
-                })
-                .collect(),
-        };
+        let props = properties_value(properties);
         let aux = Value::Array {
             elem: "(sa(sv))".into(),
             items: Vec::new(),
@@ -177,18 +182,7 @@ impl Systemd {
         if properties.is_empty() {
             return Ok(());
         }
-        let props = Value::Array {
-            elem: "(sv)".into(),
-            items: properties
-                .iter()
-                .map(|(k, v)| {
-                    Value::Struct(vec![
-                        Value::Str(k.clone()),
-                        Value::Variant(Box::new(v.clone())),
-                    ])
-                })
-                .collect(),
-        };
+        let props = properties_value(properties);
         self.manager_call(
             "SetUnitProperties",
             &[Value::Str(name.to_string()), Value::Bool(true), props],
