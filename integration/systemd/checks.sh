@@ -54,11 +54,15 @@ check() { if [ -z "$2" ]; then pass "$1"; else fail "$1" "$2"; fi; }
 
 # --- the runtime -------------------------------------------------------------------------------
 # rt [--sd] ARGS...: run the runtime with --root (and --systemd-cgroup); stdout to $work/out,
-# stderr to $work/err, stdin from /dev/null. Returns its exit status.
+# stderr to $work/err, stdin from /dev/null, killed after $RT_TIMEOUT s. Returns its exit status.
+RT_TIMEOUT=${RRUN_CHECKS_RT_TIMEOUT:-60}
 rt() {
   local sd=()
   if [ "$1" = --sd ]; then sd=(--systemd-cgroup); shift; fi
-  "$RT" "${sd[@]}" --root "$ROOT" "$@" </dev/null >"$work/out" 2>"$work/err"
+  timeout -k 5 "$RT_TIMEOUT" "$RT" "${sd[@]}" --root "$ROOT" "$@" </dev/null >"$work/out" 2>"$work/err"
+  local rc=$?
+  [ "$rc" = 124 ] && echo "(checks.sh: killed after $RT_TIMEOUT s)" >> "$work/err"
+  return "$rc"
 }
 errline() { tr '\n' ' ' < "$work/err" | cut -c1-300; }
 state_status() { "$RT" --root "$ROOT" state "$1" 2>/dev/null | jq -r .status 2>/dev/null; }
@@ -363,7 +367,8 @@ style_checks() {
 
 # 10. a malformed systemd cgroupsPath
 error_check() {
-  local id=sd-bad-$RTN-$$ b=$work/bundle-bad-$RTN probs="" before after
+  local id=sd-bad-$RTN-$$ b=$work/bundle-bad-$RTN probs="" before after ROOT=$work/root-bad-$RTN
+  mkdir -p "$ROOT"
   mkbundle "$b" foo '["sleep","3600"]' yes
   before=$(systemctl list-units --all --no-legend --plain 2>/dev/null | awk '{print $1}' | sort)
   local cgbefore cgafter
@@ -405,14 +410,15 @@ bench() {
       if rt $sd run --bundle "$b" "$id"; then
         t1=$(date +%s%N); ok=$((ok + 1)); echo $(( (t1 - t0) / 1000000 )) >> "$times"
       else
-        [ "$i" = 1 ] && info "run-x$runs-$drv: first failure: $(errline)"
+        info "run-x$runs-$drv: run $i failed, the timing of $drv stops here: $(errline)"
         rt $sd delete --force "$id"
+        break
       fi
     done
     med=$(median < "$times")
     echo "$RTN $drv $med $ok" >> "$work/bench"
     info "run /bin/true with $drv: median ${med} ms over $ok successful runs of $runs (all: $(tr '\n' ' ' < "$times"))"
-    if [ "$ok" = "$runs" ]; then pass "run-x$runs-$drv"; else fail "run-x$runs-$drv" "$((runs - ok)) of $runs runs failed"; fi
+    if [ "$ok" = "$runs" ]; then pass "run-x$runs-$drv"; else fail "run-x$runs-$drv" "run $((ok + 1)) of $runs failed (the timing stopped there)"; fi
   done
   rmdir "$CG/rrunbench" 2>/dev/null || true
 }
