@@ -235,8 +235,13 @@ style_checks() {
   if [ "$mode" = v2 ]; then
     grep -qx "0::$rel" "/proc/$pid/cgroup" 2>/dev/null || probs="/proc/$pid/cgroup: $(tr '\n' ' ' < "/proc/$pid/cgroup" 2>&1);"
   else
-    grep -qx "[0-9]*:name=systemd:$rel" "/proc/$pid/cgroup" 2>/dev/null || probs="/proc/$pid/cgroup name=systemd: $(grep name=systemd "/proc/$pid/cgroup" 2>&1);"
-    grep -qx "[0-9]*:memory:$rel" "/proc/$pid/cgroup" 2>/dev/null || probs="$probs memory: $(grep :memory: "/proc/$pid/cgroup" 2>&1);"
+    # Every hierarchy the init is not at the root of (misc, unused) must place it in the scope.
+    local line
+    while IFS= read -r line; do
+      case $line in *:/) continue ;; esac
+      [ "${line#*:*:}" = "$rel" ] || probs="$probs /proc/$pid/cgroup has $line;"
+    done < "/proc/$pid/cgroup"
+    grep -q ":name=systemd:$rel\$" "/proc/$pid/cgroup" || probs="$probs not in name=systemd:$rel;"
   fi
   grep -qx "$pid" "$(cgfile "$rel" cgroup.procs)" 2>/dev/null || probs="$probs pid $pid not in $(cgfile "$rel" cgroup.procs): $(tr '\n' ' ' < "$(cgfile "$rel" cgroup.procs)" 2>&1);"
   check "$style/init-in-cgroup" "$probs"
@@ -328,7 +333,10 @@ style_checks() {
   # 7. ps
   probs=""
   if rt --sd ps "$id"; then
-    awk -v p="$pid" 'NR > 1 && $2 == p { f = 1 } END { exit !f }' "$work/out" || probs="init pid $pid not listed: $(tr '\n' '|' < "$work/out")"
+    if ! awk -v p="$pid" 'NR > 1 && $2 == p { f = 1 } END { exit !f }' "$work/out"; then
+      probs="init pid $pid not listed: $(tr '\n' '|' < "$work/out")"
+      [ "$mode" = v1 ] && info "$style: ps listed nothing; the init's devices cgroup: $(grep :devices: "/proc/$pid/cgroup"); $CG/devices$rel/cgroup.procs: $(tr '\n' ' ' < "$CG/devices$rel/cgroup.procs" 2>&1)"
+    fi
   else
     probs="ps: exit $?: $(errline)"
   fi
