@@ -381,12 +381,14 @@ error_check() {
   before=$(systemctl list-units --all --no-legend --plain 2>/dev/null | awk '{print $1}' | sort)
   local cgbefore cgafter
   cgbefore=$(find "$CG" -type d 2>/dev/null | sort)
-  if rt --sd create --bundle "$b" "$id"; then
+  rt --sd create --bundle "$b" "$id"
+  local rc=$?
+  if [ "$rc" = 0 ]; then
     probs="create succeeded;"
   elif ! grep -qiE 'foo|cgroupsPath|cgroups path|slice' "$work/err"; then
     probs="the error does not name the problem: $(errline);"
   fi
-  info "bad-cgroups-path: exit status and message: $(errline)"
+  info "bad-cgroups-path: exit status $rc, message: $(errline)"
   sleep 0.5
   after=$(systemctl list-units --all --no-legend --plain 2>/dev/null | awk '{print $1}' | sort)
   cgafter=$(find "$CG" -type d 2>/dev/null | sort)
