@@ -358,8 +358,12 @@ style_checks() {
   check "$style/delete-cleans" "$probs"
   info "$style: after delete: slice $slice ActiveState=$(unit_prop "$slice" ActiveState), children of $(cgdir "$(expand_slice "$slice")"): $(cd "$(cgdir "$(expand_slice "$slice")")" 2>/dev/null && find . -mindepth 1 -maxdepth 1 -type d | tr '\n' ' ')"
   rt --sd delete --force "$id"
+}
 
-  # 9. run /bin/true in the foreground
+# 9. run /bin/true in the foreground (run_true STYLE SLICE PREFIX)
+run_true() {
+  local style=$1 slice=$2 prefix=$3 probs
+  local b=$work/bundle-$style-$RTN
   local rid=sd-$style-run-$RTN-$$ runit rdir
   runit=$prefix-$rid.scope
   rdir=$(cgdir "$(expand_slice "$slice")/$runit")
@@ -444,7 +448,9 @@ for spec in "${rts[@]}"; do
   mkdir -p "$ROOT"
   echo "=== $RTN: $RT ($("$RT" --version 2>&1 | head -1))"
   style_checks docker system.slice docker
+  run_true docker system.slice docker
   style_checks kubepods kubepods-besteffort-pod0f1c2d3e_4b5a_6789_abcd_ef0123456789.slice cri-containerd
+  run_true kubepods kubepods-besteffort-pod0f1c2d3e_4b5a_6789_abcd_ef0123456789.slice cri-containerd
   error_check
   bench
 done
