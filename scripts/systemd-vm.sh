@@ -72,6 +72,10 @@ fi
 # --- the guest rootfs tarball (cached) --------------------------------------------------------
 cache=${RRUN_VM_CACHE:-/var/tmp/rrun-vm}
 mkdir -p "$cache" "$cache/logs"
+# One builder at a time per cache; the lock is dropped once this run's overlay exists (a rebuild
+# removes the images of older keys, and a qemu already running keeps its open backing file).
+exec 9>"$cache/.lock"
+flock 9
 include=linux-image-amd64,systemd,systemd-sysv,dbus,runc,busybox-static,kmod,udev,jq,procps
 tarball=$cache/root.tar
 if [ ! -s "$tarball" ] || [ "$(cat "$tarball.include" 2>/dev/null)" != "$include" ]; then
@@ -127,6 +131,10 @@ else
   trap 'rm -rf "$work"' EXIT
 fi
 qemu-img create -q -f qcow2 -b "$base" -F raw "$work/root.qcow2"
+kernel=$work/vmlinuz initrd=$work/initrd.img
+cp "$cache/vmlinuz-$key" "$kernel"
+cp "$cache/initrd-$key" "$initrd"
+exec 9>&-
 
 payload=$work/payload
 mkdir -p "$payload/rootfs/bin" "$payload/rootfs/etc" "$payload/rootfs/tmp" "$payload/rootfs/proc" \
@@ -184,7 +192,7 @@ t0=$(date +%s)
 set +e
 nice -n 10 timeout "$timeout_s" qemu-system-x86_64 "${qaccel[@]}" -m 2048 -smp 2 \
   -nographic -no-reboot -nic none \
-  -kernel "$cache/vmlinuz-$key" -initrd "$cache/initrd-$key" -append "$cmdline" \
+  -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
   -drive file="$work/root.qcow2",if=virtio,format=qcow2 \
   -drive file="$work/payload.img",if=virtio,format=raw </dev/null | tee "$serial"
 qemu_rc=${PIPESTATUS[0]}
