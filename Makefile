@@ -2,7 +2,7 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 RUNTIME ?= $(CURDIR)/target/release/rrun
 
-.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results integration attacks fuzz images
+.PHONY: all build release deps demo test test-image lint install clean bench bench-image conformance conformance-results integration attacks fuzz images systemd-vm
 
 all: release
 
@@ -64,6 +64,13 @@ lint:
 test-image: deps
 	$(CARGO) build -p rrun
 	$(CARGO) test -p rrun-image
+
+# The systemd cgroup driver (--systemd-cgroup) checked against runc and rrun under a real systemd
+# (pid 1, pure cgroup v2) in a QEMU guest (integration/systemd/README.md); needs root.
+# SYSTEMD_VM_ARGS: e.g. --mode v1, --runtimes runc, --keep.
+SYSTEMD_VM_ARGS ?=
+systemd-vm: release
+	scripts/systemd-vm.sh --rrun $(CURDIR)/target/release/rrun $(SYSTEMD_VM_ARGS)
 
 # The OCI conformance suite against RUNTIME (default: this build of rrun, checked against its
 # baseline of passing tests; any other runtime against its known gaps).
