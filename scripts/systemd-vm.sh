@@ -8,7 +8,7 @@
 #   --mode v2 (default): pure cgroup v2 (systemd.unified_cgroup_hierarchy=1);
 #          v1: systemd's legacy layout (systemd.unified_cgroup_hierarchy=0, hybrid in systemd 252).
 #   --runtimes: which runtimes to check (default "runc rrun").
-#   --rrun: the rrun binary (default /work/main/target/release/rrun; must be static or run in a
+#   --rrun: the rrun binary (default target/release/rrun of this checkout; must be static or run in a
 #           Debian bookworm guest).
 #   --runs: how many `run /bin/true` per driver for the timing (default 20).
 #   --runc-failures-ignored: runc's failures are reported but do not make the exit status
@@ -23,7 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 mode=v2
 runtimes="runc rrun"
-rrun=/work/main/target/release/rrun
+rrun=$here/target/release/rrun
 runs=20
 timeout_s=900
 ignore_runc=0
