@@ -137,6 +137,22 @@ impl SystemdManager {
         }
     }
 
+    /// On v1, systemd places a unit's processes in each hierarchy by its own mask, and with a
+    /// nested slice it put the container's init in the pod slice's `devices` cgroup (runc's
+    /// too; seen in the guest of scripts/systemd-vm.sh): there the container's device rules
+    /// would not apply. Every process goes back into the unit's own directory of every
+    /// hierarchy.
+    fn rejoin(&self) -> Result<(), CgroupError> {
+        for pid in self.fs.pids()? {
+            match self.fs.add_process(pid) {
+                // Gone in the meantime.
+                Err(e) if e.errno() == Some(libc::ESRCH) => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
     fn start(&self, pid: Option<i32>) -> Result<(), CgroupError> {
         let mut props = properties::base(
             &format!("rrun container {}", self.id),
@@ -198,6 +214,9 @@ impl Manager for SystemdManager {
         let props = properties::resources(resources, self.version, &proc_devices)?;
         if self.started.get() && !props.is_empty() {
             self.with_client(|c| c.set_unit_properties(&self.unit.name, &props))?;
+            if self.version == Version::V1 {
+                self.rejoin()?;
+            }
         }
         Ok(())
     }
