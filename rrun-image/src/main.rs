@@ -322,15 +322,19 @@ fn run(cli: Cli) -> Result<()> {
             registry,
         ),
         Command::Ls => {
-            let store = store()?;
             println!("{:<60} {:<71} SIZE", "REFERENCE", "DIGEST");
+            // Listing never creates a store: no store is an empty list.
+            if !cli.root.join("index.json").exists() {
+                return Ok(());
+            }
+            let store = store()?;
             for n in store.list()? {
                 let size = store.image_size(&n.descriptor)?;
                 println!(
                     "{:<60} {:<71} {}",
                     n.name,
                     n.descriptor.digest.to_string(),
-                    size
+                    indicatif::HumanBytes(size)
                 );
             }
             Ok(())
@@ -371,8 +375,9 @@ fn run(cli: Cli) -> Result<()> {
             let layers = image::snapshot::gc_layers(&store)?;
             let stale = image::tempdirs::gc_stale(&cli.root)?;
             println!(
-                "removed {count} files, {bytes} bytes, {layers} cached layers, \
-                 {stale} directories left by interrupted unpacks"
+                "removed {count} files ({}), {layers} cached layers, \
+                 {stale} directories left by interrupted unpacks",
+                indicatif::HumanBytes(bytes)
             );
             Ok(())
         }
@@ -430,7 +435,24 @@ fn main() {
     // Before any thread starts: an interrupted unpack removes what it was building.
     image::tempdirs::install_signal_cleanup();
     if let Err(e) = run(cli) {
-        eprintln!("rrun-image: {e:#}");
+        eprintln!("rrun-image: {}", error_text(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes, each said once: many errors name their source in their own
+/// message too (`write bin/busybox: No space left on device`), which `{:#}` would repeat.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

@@ -98,3 +98,46 @@ fn interrupted_and_killed_unpacks_leave_nothing() {
     assert!(child.wait().unwrap().success());
     assert!(bundle.join("rootfs/big").exists());
 }
+
+/// Unmounts on drop, even when the test fails.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Issue 20: a full disk is said once (it was repeated three times), and the unpack leaves
+/// nothing on it.
+#[test]
+fn a_full_disk_is_said_once_and_nothing_is_left() {
+    let tmp = TempDir::new("diskfull");
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    layout.image(
+        "v1",
+        &[(busybox_layer().tar(), Compression::Gzip)],
+        json!({"Cmd": ["true"]}),
+    );
+    let small = tmp.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    run(
+        std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+            .arg(&small),
+        true,
+    );
+    let _guard = Mounted(small.clone());
+    let out = run(
+        rrun_image()
+            .arg("--root")
+            .arg(tmp.path().join("store"))
+            .arg("unpack")
+            .arg(format!("oci:{}:v1", layout.dir.display()))
+            .arg(small.join("bundle")),
+        false,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("No space left on device").count(), 1, "{err}");
+    assert_eq!(std::fs::read_dir(&small).unwrap().count(), 0);
+}

@@ -62,6 +62,17 @@ fn pull_store_and_unpack_from_registry() {
 
     let ls = String::from_utf8(run(img(&store).arg("ls"), true).stdout).unwrap();
     assert!(ls.contains(&name), "{ls}");
+    // Issue 20: sizes in human units; `ls` of a store that does not exist creates none.
+    assert!(
+        ls.lines()
+            .nth(1)
+            .is_some_and(|l| l.ends_with(" B") || l.ends_with("iB")),
+        "{ls}"
+    );
+    let nowhere = tmp.path().join("no-store");
+    let empty = String::from_utf8(run(img(&nowhere).arg("ls"), true).stdout).unwrap();
+    assert_eq!(empty.lines().count(), 1, "{empty}");
+    assert!(!nowhere.exists());
     let inspect: Value =
         serde_json::from_slice(&run(img(&store).args(["inspect", &name]), true).stdout).unwrap();
     assert_eq!(inspect["manifest"]["layers"].as_array().unwrap().len(), 2);
