@@ -43,7 +43,7 @@ struct RegistryArgs {
     /// Layers downloaded at once.
     #[arg(long, default_value_t = 4)]
     parallel: usize,
-    /// No progress bars, even on a terminal.
+    /// No progress bars, even on a terminal, and no summary (errors and warnings only).
     #[arg(long, short)]
     quiet: bool,
 }
@@ -213,14 +213,21 @@ fn pull_options(args: &RegistryArgs, reference: &Reference) -> Result<pull::Opti
 
 fn do_pull(store: &Store, reference: &Reference, args: &RegistryArgs) -> Result<()> {
     let p = pull::pull(store, reference, &pull_options(args, reference)?)?;
-    eprintln!(
-        "{}: {} of {} blobs downloaded ({} bytes)",
-        p.name,
-        p.layers_fetched,
-        p.layers_fetched + p.layers_present,
-        p.downloaded
-    );
-    println!("{}@{}", p.name, p.manifest.digest);
+    if !args.quiet {
+        eprintln!(
+            "{}: {} of {} blobs downloaded ({} bytes)",
+            p.name,
+            p.layers_fetched,
+            p.layers_fetched + p.layers_present,
+            p.downloaded
+        );
+    }
+    // A digest-pinned name already ends with its digest.
+    if p.name.contains('@') {
+        println!("{}", p.name);
+    } else {
+        println!("{}@{}", p.name, p.manifest.digest);
+    }
     Ok(())
 }
 
@@ -407,6 +414,9 @@ fn run(cli: Cli) -> Result<()> {
             let context = || format!("unpacking {source} into {}", bundle.display());
             if snapshot.is_some() {
                 image::snapshot::unpack(&store, &mut img, bundle, &opts).with_context(context)?;
+                if registry.quiet {
+                    return Ok(());
+                }
                 eprintln!(
                     "{source} ({}): overlay rootfs mounted in {}",
                     img.digest,
@@ -417,6 +427,9 @@ fn run(cli: Cli) -> Result<()> {
             let report = image::unpack::unpack(&mut img, bundle, &opts).with_context(context)?;
             for w in &report.warnings {
                 eprintln!("warning: {w}");
+            }
+            if registry.quiet {
+                return Ok(());
             }
             eprintln!(
                 "{source} ({}): {} entries unpacked into {}",

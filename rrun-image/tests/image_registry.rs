@@ -53,12 +53,20 @@ fn pull_store_and_unpack_from_registry() {
         stderr(&first)
     );
     assert!(String::from_utf8_lossy(&first.stdout).starts_with(&format!("{name}@sha256:")));
-    let second = run(img(&store).args(["pull", "-q", &name]), true);
+    // Issue 20: -q silences the summary too.
+    let quiet = run(img(&store).args(["pull", "-q", &name]), true);
+    assert_eq!(stderr(&quiet), "");
+    let second = run(img(&store).args(["pull", &name]), true);
     assert!(
         stderr(&second).contains("0 of 3 blobs downloaded (0 bytes)"),
         "{}",
         stderr(&second)
     );
+    // A digest-pinned pull prints name@digest once.
+    let pinned_name = String::from_utf8_lossy(&first.stdout).trim().to_string();
+    let pinned = run(img(&store).args(["pull", "-q", &pinned_name]), true);
+    assert_eq!(String::from_utf8_lossy(&pinned.stdout).trim(), pinned_name);
+    run(img(&store).args(["rm", &pinned_name]), true);
 
     let ls = String::from_utf8(run(img(&store).arg("ls"), true).stdout).unwrap();
     assert!(ls.contains(&name), "{ls}");
