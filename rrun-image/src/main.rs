@@ -410,6 +410,13 @@ fn run(cli: Cli) -> Result<()> {
                 rootless: *rootless,
                 command: command.clone(),
                 run,
+                progress: if registry.quiet {
+                    image::progress::UnpackProgressMode::Off
+                } else if std::io::stderr().is_terminal() {
+                    image::progress::UnpackProgressMode::Bar
+                } else {
+                    image::progress::UnpackProgressMode::Lines
+                },
             };
             let context = || format!("unpacking {source} into {}", bundle.display());
             if snapshot.is_some() {

@@ -70,7 +70,7 @@ fn ensure_layers(store: &Store, image: &mut Image, opts: &ApplyOptions) -> Resul
                 diff_id: diff_id.clone(),
                 source,
             };
-            unpack::apply_verified(&mut applier, stream, index, diff_id.clone())?;
+            unpack::apply_verified(&mut applier, stream, index, diff_id.clone(), None)?;
             applier.finish().map_err(wrap)?;
             tmp.commit(&path)?;
         }

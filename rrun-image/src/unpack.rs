@@ -57,6 +57,8 @@ pub struct Options {
     pub command: Vec<String>,
     /// `docker run`'s options for the config.
     pub run: crate::run_options::RunOptions,
+    /// How the unpack shows its progress.
+    pub progress: crate::progress::UnpackProgressMode,
 }
 
 pub struct Report {
@@ -87,8 +89,16 @@ pub fn apply_verified(
     mut stream: LayerStream,
     index: usize,
     diff_id: Digest,
+    counters: Option<std::sync::Arc<crate::progress::UnpackCounters>>,
 ) -> std::result::Result<(), UnpackError> {
-    applier.apply(&mut stream).map_err(|source| match source {
+    let applied = match counters {
+        Some(counters) => applier.apply(crate::progress::CountingReader {
+            inner: &mut stream,
+            counters,
+        }),
+        None => applier.apply(&mut stream),
+    };
+    applied.map_err(|source| match source {
         ApplyError::Tar(source) => UnpackError::Read {
             index,
             diff_id: diff_id.clone(),
@@ -119,8 +129,14 @@ pub fn apply_verified(
 }
 
 /// Apply every layer of `image` to `root`, each checked against its diff id.
-pub fn apply_layers(image: &mut Image, root: &Root, opts: &ApplyOptions) -> Result<Report> {
+pub fn apply_layers(
+    image: &mut Image,
+    root: &Root,
+    opts: &ApplyOptions,
+    counters: Option<std::sync::Arc<crate::progress::UnpackCounters>>,
+) -> Result<Report> {
     let mut applier = Applier::new(root, opts, &[]);
+    applier.counters = counters.clone();
     let n = image.diff_ids.len();
     // Layer i+1 is verified and decompressed while layer i is written; no more, to bound memory.
     let mut streams: VecDeque<LayerStream> = VecDeque::new();
@@ -133,7 +149,11 @@ pub fn apply_layers(image: &mut Image, root: &Root, opts: &ApplyOptions) -> Resu
         }
         let stream = streams.pop_front().expect("stream spawned above");
         let diff_id = image.diff_ids[index].clone();
-        apply_verified(&mut applier, stream, index, diff_id)?;
+        if let Some(c) = &counters {
+            c.layer
+                .store(index as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        apply_verified(&mut applier, stream, index, diff_id, counters.clone())?;
     }
     let report = Report {
         entries: applier.entries,
@@ -214,7 +234,9 @@ pub fn unpack(image: &mut Image, bundle: &Path, opts: &Options) -> Result<Report
         overlay_whiteouts: false,
         skip_devices: opts.rootless,
     };
-    let report = apply_layers(image, &root, &apply_opts)?;
+    let progress = crate::progress::UnpackProgress::start(opts.progress, image.diff_ids.len());
+    let report = apply_layers(image, &root, &apply_opts, Some(progress.counters()))?;
+    drop(progress);
     write_config(tmp.path(), &final_bundle, image, &root, opts)?;
     tmp.commit(&final_bundle)?;
     Ok(report)

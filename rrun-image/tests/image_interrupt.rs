@@ -9,12 +9,12 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-/// A layout whose one (uncompressed) layer holds a 64 MB file: long enough to unpack
+/// A layout whose one (uncompressed) layer holds an `mb` MB file: long enough to unpack
 /// that it can be interrupted midway.
-fn big_layout(dir: &Path) -> String {
+fn big_layout(dir: &Path, mb: usize) -> String {
     let mut layout = Layout::new(dir);
     let mut l = busybox_layer();
-    let zeros = vec![0u8; 64 << 20];
+    let zeros = vec![0u8; mb << 20];
     l.file("big", &zeros);
     layout.image(
         "v1",
@@ -63,7 +63,7 @@ fn gc(store: &Path) -> String {
 #[test]
 fn interrupted_and_killed_unpacks_leave_nothing() {
     let tmp = TempDir::new("interrupt");
-    let source = big_layout(&tmp.path().join("layout"));
+    let source = big_layout(&tmp.path().join("layout"), 64);
     let store = tmp.path().join("store");
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -140,4 +140,39 @@ fn a_full_disk_is_said_once_and_nothing_is_left() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("No space left on device").count(), 1, "{err}");
     assert_eq!(std::fs::read_dir(&small).unwrap().count(), 0);
+}
+
+/// Issue 20: an unpack whose stderr is not a terminal says how far it is every few seconds
+/// (here every 100 ms), then its summary on a line of its own; `-q` says nothing.
+#[test]
+fn unpack_progress_lines_and_quiet() {
+    let tmp = TempDir::new("progress");
+    let source = big_layout(&tmp.path().join("layout"), 16);
+    let unpack = |bundle: &str, quiet: bool| -> String {
+        let mut cmd = rrun_image();
+        cmd.env("RRUN_IMAGE_PROGRESS_INTERVAL_MS", "100")
+            .arg("--root")
+            .arg(tmp.path().join("store"))
+            .arg("unpack");
+        if quiet {
+            cmd.arg("-q");
+        }
+        let out = run(cmd.arg(&source).arg(tmp.path().join(bundle)), true);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let said = unpack("b1", false);
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("unpacking layer 1/1: ") && l.contains(" entries, ")),
+        "{said}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.contains("entries unpacked into")),
+        "{said}"
+    );
+    assert_eq!(unpack("b2", true), "");
 }

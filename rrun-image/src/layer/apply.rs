@@ -70,6 +70,8 @@ pub struct Applier<'r> {
     pub(super) buf: Vec<u8>,
     pub warnings: Vec<String>,
     pub entries: u64,
+    /// Shared with an unpack's progress display, when there is one.
+    pub counters: Option<std::sync::Arc<crate::progress::UnpackCounters>>,
 }
 
 /// `.` for the root itself, so openat2 resolves to the root directory.
@@ -94,6 +96,7 @@ impl<'r> Applier<'r> {
             buf: vec![0; 1 << 20],
             warnings: Vec::new(),
             entries: 0,
+            counters: None,
         }
     }
 
@@ -107,6 +110,9 @@ impl<'r> Applier<'r> {
             let mut entry = entry.map_err(ApplyError::Tar)?;
             self.entry(&mut entry)?;
             self.entries += 1;
+            if let Some(c) = &self.counters {
+                c.entries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         Ok(())
     }
