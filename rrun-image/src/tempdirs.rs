@@ -39,6 +39,9 @@ pub fn install_signal_cleanup() {
 fn remove_live() {
     let dirs = LIVE.lock().map(|v| v.clone()).unwrap_or_default();
     for d in dirs {
+        if !d.exists() {
+            continue;
+        }
         // Threads may still be writing into it: a few tries until it is gone.
         for _ in 0..10 {
             if std::fs::remove_dir_all(&d).is_ok() || !d.exists() {
@@ -88,15 +91,17 @@ impl TempDir {
             Some(root) => Some(mark(root, &path)?),
             None => None,
         };
-        std::fs::create_dir(&path).map_err(io_err("mkdir", &path))?;
+        // Registered before it exists: a signal from the moment it is seen is handled.
         if let Ok(mut live) = LIVE.lock() {
             live.push(path.clone());
         }
-        Ok(TempDir {
+        let dir = TempDir {
             path,
             keep: false,
             mark,
-        })
+        };
+        std::fs::create_dir(&dir.path).map_err(io_err("mkdir", &dir.path))?;
+        Ok(dir)
     }
 
     pub fn path(&self) -> &Path {
