@@ -395,6 +395,42 @@ fn token_auth_retries_and_resume() {
             .args(["pull", &name]),
         true,
     );
+    // Issue 20: a credential helper named by credHelpers (docker-credential-<name> on PATH,
+    // `get` with the server on stdin) comes before auths; a wrong secret from it is refused.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for (name, secret) in [("rrun-test", "secret"), ("rrun-wrong", "nope")] {
+        let helper = bin.join(format!("docker-credential-{name}"));
+        std::fs::write(
+            &helper,
+            format!(
+                "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\n\
+                 printf '{{\"ServerURL\":\"%s\",\"Username\":\"user\",\"Secret\":\"{secret}\"}}' \"$server\"\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for (helper, ok) in [("rrun-test", true), ("rrun-wrong", false)] {
+        let config = json!({"auths": {addr.clone(): {}}, "credHelpers": {addr.clone(): helper}});
+        std::fs::write(docker_config.join("config.json"), config.to_string()).unwrap();
+        let out = run(
+            img(&tmp.path().join(format!("store-{helper}")))
+                .env("DOCKER_CONFIG", &docker_config)
+                .env("PATH", &path)
+                .args(["pull", "--parallel", "1", &name]),
+            ok,
+        );
+        if !ok {
+            assert!(stderr(&out).contains("unauthorized"), "{}", stderr(&out));
+        }
+    }
 
     let b = tmp.path().join("bundle");
     run(img(&store).args(["unpack", &name]).arg(&b), true);

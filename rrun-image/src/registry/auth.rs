@@ -1,5 +1,6 @@
-//! Registry credentials (`--username/--password-stdin`, or `auths` in ~/.docker/config.json)
-//! and the `WWW-Authenticate` challenges a registry answers 401 with.
+//! Registry credentials (`--username/--password-stdin`, or ~/.docker/config.json: a credential
+//! helper named by `credHelpers` for the host or by `credsStore`, else `auths`) and the
+//! `WWW-Authenticate` challenges a registry answers 401 with.
 
 use base64::Engine as _;
 use std::collections::BTreeMap;
@@ -72,8 +73,10 @@ fn keys_for(host: &str) -> Vec<String> {
     keys
 }
 
-/// Credentials for `host` from the Docker config file (`auths` entries only; credential
-/// helpers are not run). A missing file means no credentials.
+/// Credentials for `host` from the Docker config file, as docker finds them: the helper
+/// `credHelpers` names for the host, else the `credsStore` helper, else `auths`. A helper is
+/// `docker-credential-<name>` on PATH, run as `get` with the server's name on stdin. A missing
+/// file means no credentials.
 pub fn from_docker_config(host: &str) -> Result<Option<Credentials>, AuthError> {
     let Some(path) = docker_config_path() else {
         return Ok(None);
@@ -88,10 +91,63 @@ pub fn from_docker_config(host: &str) -> Result<Option<Credentials>, AuthError> 
             })
         }
     };
-    lookup(&data, host).map_err(|reason| AuthError::DockerConfig { path, reason })
+    lookup(&data, host, &run_helper).map_err(|reason| AuthError::DockerConfig { path, reason })
 }
 
-fn lookup(data: &[u8], host: &str) -> Result<Option<Credentials>, String> {
+/// `docker-credential-<helper> get` for `server`: None when the helper has no credentials
+/// for it (docker's "credentials not found" exit).
+fn run_helper(helper: &str, server: &str) -> Result<Option<Credentials>, String> {
+    use std::io::Write;
+    let program = format!("docker-credential-{helper}");
+    let mut child = std::process::Command::new(&program)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("credential helper {program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(server.as_bytes())
+            .map_err(|e| format!("credential helper {program}: {e}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("credential helper {program}: {e}"))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        if said.contains("credentials not found") {
+            return Ok(None);
+        }
+        return Err(format!(
+            "credential helper {program} get {server}: {}",
+            said.trim()
+        ));
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Reply {
+        username: String,
+        secret: String,
+    }
+    let r: Reply = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("credential helper {program}: its answer is not JSON: {e}"))?;
+    if r.username == "<token>" {
+        return Err(format!(
+            "credential helper {program} gave an identity token for {server}, which rrun-image \
+             does not use yet: log in with a password (--username/--password-stdin)"
+        ));
+    }
+    Ok(Some(Credentials {
+        username: r.username,
+        password: r.secret,
+    }))
+}
+
+type Helper<'a> = &'a dyn Fn(&str, &str) -> Result<Option<Credentials>, String>;
+
+fn lookup(data: &[u8], host: &str, helper: Helper<'_>) -> Result<Option<Credentials>, String> {
     #[derive(serde::Deserialize)]
     struct Entry {
         auth: Option<String>,
@@ -99,11 +155,30 @@ fn lookup(data: &[u8], host: &str) -> Result<Option<Credentials>, String> {
         password: Option<String>,
     }
     #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
     struct Config {
         #[serde(default)]
         auths: BTreeMap<String, Entry>,
+        #[serde(default)]
+        cred_helpers: BTreeMap<String, String>,
+        creds_store: Option<String>,
     }
     let config: Config = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+    let keys = keys_for(host);
+    if let Some((key, name)) = keys
+        .iter()
+        .find_map(|k| config.cred_helpers.get(k).map(|n| (k, n)))
+    {
+        return helper(name, key);
+    }
+    if let Some(store) = config.creds_store.as_deref().filter(|s| !s.is_empty()) {
+        // The store answers for the name docker logged in with: try each form.
+        for key in &keys {
+            if let Some(c) = helper(store, key)? {
+                return Ok(Some(c));
+            }
+        }
+    }
     let Some(entry) = keys_for(host).iter().find_map(|k| config.auths.get(k)) else {
         return Ok(None);
     };
@@ -196,13 +271,49 @@ mod tests {
     fn docker_config_auths() {
         let cfg = br#"{"auths":{"127.0.0.1:5000":{"auth":"dXNlcjpwYTpzcw=="},
             "https://index.docker.io/v1/":{"username":"hub","password":"pw"}}}"#;
-        let c = lookup(cfg, "127.0.0.1:5000").unwrap().unwrap();
+        let none: Helper<'_> = &|_, _| panic!("no helper is configured");
+        let c = lookup(cfg, "127.0.0.1:5000", none).unwrap().unwrap();
         assert_eq!(
             (c.username.as_str(), c.password.as_str()),
             ("user", "pa:ss")
         );
-        assert_eq!(lookup(cfg, "docker.io").unwrap().unwrap().username, "hub");
-        assert!(lookup(cfg, "ghcr.io").unwrap().is_none());
+        assert_eq!(
+            lookup(cfg, "docker.io", none).unwrap().unwrap().username,
+            "hub"
+        );
+        assert!(lookup(cfg, "ghcr.io", none).unwrap().is_none());
         assert_eq!(c.basic(), "Basic dXNlcjpwYTpzcw==");
+    }
+
+    #[test]
+    fn credential_helpers_come_first() {
+        let cfg = br#"{"auths":{"a.io":{"auth":"dXNlcjpwYTpzcw=="}},
+            "credHelpers":{"a.io":"ecr"},"credsStore":"desktop"}"#;
+        let asked = std::cell::RefCell::new(Vec::new());
+        let helper = |name: &str, server: &str| {
+            asked.borrow_mut().push(format!("{name} {server}"));
+            Ok(match (name, server) {
+                ("ecr", "a.io") => Some(Credentials {
+                    username: "AWS".into(),
+                    password: "tok".into(),
+                }),
+                ("desktop", "https://b.io") => Some(Credentials {
+                    username: "b".into(),
+                    password: "p".into(),
+                }),
+                _ => None,
+            })
+        };
+        assert_eq!(
+            lookup(cfg, "a.io", &helper).unwrap().unwrap().username,
+            "AWS"
+        );
+        // The store is asked under each name docker may have logged in with.
+        assert_eq!(lookup(cfg, "b.io", &helper).unwrap().unwrap().username, "b");
+        assert_eq!(
+            asked.borrow()[1..],
+            ["desktop b.io", "desktop https://b.io"]
+        );
+        assert!(lookup(cfg, "c.io", &helper).unwrap().is_none());
     }
 }
