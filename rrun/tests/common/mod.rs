@@ -142,35 +142,30 @@ impl Rrun {
     /// Run rrun with `args`, capturing its output. Output goes through files, not pipes: a
     /// created container's init inherits rrun's stdio and keeps it open after rrun exits.
     pub fn run(&self, args: &[&str]) -> Output {
-        let out = tempfile_in(self.root.path(), "stdout");
-        let err = tempfile_in(self.root.path(), "stderr");
-        let status = self
-            .cmd()
-            .args(args)
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .status()
-            .unwrap();
-        Output {
-            status,
-            stdout: read_back(out),
-            stderr: read_back(err),
-        }
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        self.capture(cmd)
     }
 
     /// As [`Rrun::run`], with rrun started by `wrapper` (a program and its arguments, which
     /// end by running the rrun command line appended to them, e.g. `unshare ... sh -c 'exec
     /// "$@"' sh`).
     pub fn run_wrapped(&self, wrapper: &[&str], args: &[&str]) -> Output {
-        let out = tempfile_in(self.root.path(), "stdout");
-        let err = tempfile_in(self.root.path(), "stderr");
-        let status = Command::new(wrapper[0])
-            .args(&wrapper[1..])
+        let mut cmd = Command::new(wrapper[0]);
+        cmd.args(&wrapper[1..])
             .arg(RRUN)
             .arg("--root")
             .arg(self.root.path())
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::null());
+        self.capture(cmd)
+    }
+
+    /// Run `cmd` with its stdout and stderr in files under the root, read back after.
+    fn capture(&self, mut cmd: Command) -> Output {
+        let out = tempfile_in(self.root.path(), "stdout");
+        let err = tempfile_in(self.root.path(), "stderr");
+        let status = cmd
             .stdout(out.try_clone().unwrap())
             .stderr(err.try_clone().unwrap())
             .status()
