@@ -139,7 +139,7 @@ fn bad_profile_fails_create_and_leaves_nothing() {
         ),
         (
             allow_but(json!([{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}])),
-            "SCMP_ACT_NOTIFY is not supported yet",
+            "SCMP_ACT_NOTIFY needs listenerPath",
         ),
     ];
     for (profile, needle) in cases {

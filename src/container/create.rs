@@ -130,6 +130,17 @@ impl ParentSide for Parent<'_> {
         Ok(())
     }
 
+    fn agent_state(&mut self, pid: i32) -> serde_json::Value {
+        serde_json::to_value(OciState::of_bundle(
+            self.bundle,
+            self.id,
+            pid,
+            Status::Creating,
+            self.created,
+        ))
+        .unwrap_or_default()
+    }
+
     fn create_hooks(&mut self, pid: i32) -> Result<(), ParentError> {
         let state = self.state_json(pid);
         for kind in [Kind::Prestart, Kind::CreateRuntime] {

@@ -84,6 +84,8 @@ struct ExecParent<'a> {
     cgroup: &'a dyn Manager,
     /// process.execCPUAffinity.initial: set on stage-1 before it joins the cgroup.
     initial_affinity: Option<nix::sched::CpuSet>,
+    /// The container's state, for a seccomp agent.
+    state: serde_json::Value,
 }
 
 impl ParentSide for ExecParent<'_> {
@@ -99,6 +101,9 @@ impl ParentSide for ExecParent<'_> {
     }
     fn create_hooks(&mut self, _pid: i32) -> Result<(), ParentError> {
         Ok(())
+    }
+    fn agent_state(&mut self, _pid: i32) -> serde_json::Value {
+        self.state.clone()
     }
 }
 
@@ -141,6 +146,7 @@ impl Container {
             .unwrap_or_default();
         let (console_fd, own_end) = console::ends(&opts.console, terminal)?;
         let cgroup = self.cgroup()?;
+        let state = serde_json::to_value(self.oci_state()).unwrap_or_default();
         let plan = InitPlan {
             id: st.id.clone(),
             created: st.created.clone(),
@@ -167,6 +173,7 @@ impl Container {
         let mut parent = ExecParent {
             cgroup: &*cgroup,
             initial_affinity: affinity.initial,
+            state,
         };
         let pid = init::launch(&plan, &mut parent).map_err(ContainerError::Exec)?;
         drop(plan);

@@ -173,6 +173,8 @@ pub enum ParentError {
     NetDevice(crate::netdev::NetDevError),
     #[error("set the CPU affinity of pid {pid} to process.execCPUAffinity.initial: {source}")]
     InitialAffinity { pid: i32, source: nix::Error },
+    #[error(transparent)]
+    SeccompAgent(#[from] crate::seccomp::notify::NotifyError),
 }
 
 #[cfg(test)]

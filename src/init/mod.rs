@@ -117,6 +117,9 @@ pub trait ParentSide {
     fn init_started(&mut self, pid: i32) -> Result<(), ParentError>;
     /// The init's mounts are ready: run prestart and createRuntime hooks.
     fn create_hooks(&mut self, pid: i32) -> Result<(), ParentError>;
+    /// The container's state (state.json of the runtime-spec) as the seccomp agent gets it
+    /// with the notify listener of process `pid`.
+    fn agent_state(&mut self, pid: i32) -> serde_json::Value;
     /// A stage was killed by SIGKILL before `Ready`: did the container's memory cgroup record
     /// an OOM kill? Asked before anything is cleaned up.
     fn oom_killed(&mut self) -> bool {
@@ -334,6 +337,18 @@ fn parent_protocol(
         expect_or_child(sock, Message::RunCreateHooks, "RunCreateHooks")?;
         parent.create_hooks(pid)?;
         send_msg(sock, &Message::HooksDone)?;
+    }
+    if let Some(listener) = plan.seccomp.as_ref().and_then(|f| f.listener()) {
+        let fd = match recv_msg(sock)? {
+            Message::SeccompListener { fd } => fd,
+            got => return Err(not_expected(got, "SeccompListener")),
+        };
+        let copy = crate::seccomp::notify::take_fd(pid, fd).map_err(ParentError::from)?;
+        let state = parent.agent_state(pid);
+        listener
+            .send(&copy, pid, &state)
+            .map_err(ParentError::from)?;
+        send_msg(sock, &Message::SeccompListenerSent)?;
     }
     expect_or_child(sock, Message::Ready, "Ready")?;
     Ok(pid)

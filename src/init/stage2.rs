@@ -139,8 +139,9 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     };
     exec::prepare_inheritance(plan.preserve_fds).within(Step::Exec, "prepare fds for exec")?;
     exec::restore_sigpipe().within(Step::Exec, "signal(SIGPIPE)")?;
-    load_seccomp(plan, process, Load::BeforePrivilegeDrop)?;
+    load_seccomp(plan, process, sock, Load::PrivilegeDrop)?;
     drop_privileges(plan, process, &exec_plan)?;
+    load_seccomp(plan, process, sock, Load::Ready)?;
     send_msg(sock, &Message::Ready).step(Step::Sync)?;
     // From here on a failure is told to `start` too (reading the status fifo), when there is
     // one.
@@ -163,7 +164,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     )
     .step(Step::Hook)
     .map_err(&mut report)?;
-    load_seccomp(plan, process, Load::BeforeExec).map_err(&mut report)?;
+    load_seccomp(plan, process, sock, Load::Exec).map_err(&mut report)?;
     let e = exec_plan.exec();
     // Tell `start` and the container's stderr why.
     let e = report(StageError::of(Step::Exec, &e).with_path(&exec_plan.path));
@@ -171,33 +172,49 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     Err(e)
 }
 
-/// When the seccomp filter is installed.
+/// What the seccomp filter is installed right before.
 #[derive(PartialEq, Eq)]
 enum Load {
     /// Without process.noNewPrivileges installing a filter needs CAP_SYS_ADMIN: right before
     /// the capability drop and the user switch (as runc does). What rrun calls after it is
     /// listed in docs/ARCHITECTURE.md ("After the seccomp filter") and checked by
     /// tests/seccomp_profiles.rs.
-    BeforePrivilegeDrop,
+    PrivilegeDrop,
+    /// With process.noNewPrivileges and a notify listener: before `Ready`, while the parent
+    /// that sends the listener to the agent still waits (runc does the same).
+    Ready,
     /// With process.noNewPrivileges: last, right before execve.
-    BeforeExec,
+    Exec,
 }
 
 fn load_seccomp(
     plan: &InitPlan,
     process: &oci_spec::runtime::Process,
+    sock: BorrowedFd<'_>,
     when: Load,
 ) -> Result<(), StageError> {
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    let now = if nnp {
-        Load::BeforeExec
-    } else {
-        Load::BeforePrivilegeDrop
+    let Some(filter) = &plan.seccomp else {
+        return Ok(());
     };
-    match &plan.seccomp {
-        Some(filter) if now == when => filter.load().step(Step::Seccomp),
-        _ => Ok(()),
+    let now = match (
+        process.no_new_privileges().unwrap_or(false),
+        filter.listener().is_some(),
+    ) {
+        (false, _) => Load::PrivilegeDrop,
+        (true, true) => Load::Ready,
+        (true, false) => Load::Exec,
+    };
+    if now != when {
+        return Ok(());
     }
+    if let Some(listener) = filter.load().step(Step::Seccomp)? {
+        // Only write and a read of the socket until the parent has given the listener to the
+        // agent: write may not be notified, and the rest waits for an agent that has it.
+        let fd = listener.as_raw_fd();
+        send_msg(sock, &Message::SeccompListener { fd }).step(Step::Sync)?;
+        wait_for(sock, Message::SeccompListenerSent, "SeccompListenerSent")?;
+    }
+    Ok(())
 }
 
 /// With process.terminal, a new pty from the container's /dev/ptmx becomes the process's

@@ -20,6 +20,10 @@
 //! |   |                     |                    | parent runs prestart + createRuntime hooks        |
 //! | 6 | parent → stage-2    | `HooksDone`        | init runs createContainer hooks, pivots, sets up  |
 //! |   |                     |                    | the process, checks the executable                |
+//! | 6b| stage-2 → parent    | `SeccompListener`  | (only with SCMP_ACT_NOTIFY rules) the filter is   |
+//! |   |                     |                    | installed; parent copies the listener fd with     |
+//! |   |                     |                    | pidfd_getfd and sends it to the seccomp agent     |
+//! | 6c| parent → stage-2    | `SeccompListenerSent` | the init closes its listener and goes on       |
 //! | 7 | stage-2 → parent    | `Ready`            | parent writes state.json and the pid file; the    |
 //! |   |                     |                    | init blocks on the exec fifo until `start`        |
 //!
@@ -45,6 +49,12 @@ pub enum Message {
     InitProceed,
     RunCreateHooks,
     HooksDone,
+    /// The notify listener is fd `fd` of the init (it is not sent as SCM_RIGHTS: sendmsg may
+    /// be a notified syscall, which nobody could answer yet).
+    SeccompListener {
+        fd: i32,
+    },
+    SeccompListenerSent,
     Ready,
     /// A stage failed: the step, errno, path and the whole, user-facing reason.
     Error {

@@ -3,16 +3,25 @@
 //! libseccomp before the fork ([`Filter::compile`], so a bad profile fails `create` before
 //! anything exists); the init only installs that program ([`Filter::load`], one seccomp(2)
 //! call, no allocation and no library code between it and execve).
+//!
+//! Two things are added to libseccomp's program: runc's -ENOSYS rule ([`enosys`]), and, for a
+//! profile with SCMP_ACT_NOTIFY, a notify listener that the init hands to the parent, which
+//! sends it to the agent at `listenerPath` ([`notify`]).
 
+mod enosys;
 mod features;
+pub mod notify;
 mod translate;
 
 pub use features::features;
 
-use crate::sys::seccomp::FilterLoad;
+use crate::sys::seccomp::{
+    FilterLoad, FLAG_NEW_LISTENER, FLAG_TSYNC_ESRCH, FLAG_WAIT_KILLABLE_RECV,
+};
 use libseccomp::{ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::LinuxSeccomp;
 use std::io::{Read, Seek};
+use std::os::fd::OwnedFd;
 
 /// The kernel's limit on the length of a classic BPF program (BPF_MAXINSNS).
 const MAX_INSTRUCTIONS: usize = 4096;
@@ -22,8 +31,14 @@ const INSTRUCTION_SIZE: usize = std::mem::size_of::<libc::sock_filter>();
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
-    #[error("linux.seccomp: SCMP_ACT_NOTIFY is not supported yet ({what})")]
-    NotifyUnsupported { what: String },
+    #[error("linux.seccomp: SCMP_ACT_NOTIFY cannot be used as default action")]
+    NotifyDefault,
+    #[error("linux.seccomp: SCMP_ACT_NOTIFY cannot be used for the write syscall")]
+    NotifyWrite,
+    #[error("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath, the seccomp agent's socket")]
+    NotifyWithoutListener,
+    #[error("linux.seccomp: the -ENOSYS stub for newer syscalls does not fit classic BPF jumps")]
+    EnosysStub,
     #[error("linux.seccomp: errnoRet {value} of {what} is out of range (at most 65535)")]
     ErrnoRetOutOfRange { what: String, value: u32 },
     #[error("linux.seccomp: syscall {syscall}: argument index {index} is out of range (0 to 5)")]
@@ -55,6 +70,8 @@ pub enum SeccompError {
     TooLong { count: usize },
     #[error("load the seccomp filter: {source}")]
     Load { source: nix::Error },
+    #[error("load the seccomp filter: seccomp(2) gave no notify listener")]
+    NoListener,
     #[error("load the seccomp filter: thread {tid} could not be synchronized (SECCOMP_FILTER_FLAG_TSYNC)")]
     Tsync { tid: libc::c_long },
 }
@@ -65,6 +82,8 @@ pub struct Filter {
     program: Vec<libc::sock_filter>,
     flags: libc::c_ulong,
     unknown_syscalls: Vec<String>,
+    /// With SCMP_ACT_NOTIFY rules: the agent's socket and the metadata it is sent.
+    listener: Option<notify::Listener>,
 }
 
 impl std::fmt::Debug for Filter {
@@ -73,6 +92,7 @@ impl std::fmt::Debug for Filter {
             .field("instructions", &self.program.len())
             .field("flags", &self.flags)
             .field("unknown_syscalls", &self.unknown_syscalls)
+            .field("listener", &self.listener)
             .finish()
     }
 }
@@ -81,6 +101,7 @@ impl Filter {
     /// Compile a profile. Syscall names libseccomp does not know are skipped (as runc does:
     /// profiles list syscalls newer than the library); see [`Filter::unknown_syscalls`].
     pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, SeccompError> {
+        let listener = notify::Listener::of_profile(profile)?;
         let default = translate::action(
             profile.default_action(),
             profile.default_errno_ret(),
@@ -104,6 +125,11 @@ impl Filter {
             .flatten()
             .filter_map(|f| translate::flag(*f))
             .fold(0, |all, bit| all | bit);
+        let flags = match (&listener, flags & libc::SECCOMP_FILTER_FLAG_TSYNC != 0) {
+            (None, _) => flags & !FLAG_WAIT_KILLABLE_RECV,
+            (Some(_), false) => flags | FLAG_NEW_LISTENER,
+            (Some(_), true) => flags | FLAG_NEW_LISTENER | FLAG_TSYNC_ESRCH,
+        };
         let mut unknown_syscalls = Vec::new();
         for entry in profile.syscalls().iter().flatten() {
             let names = entry.names();
@@ -132,11 +158,18 @@ impl Filter {
                 }
             }
         }
-        let program = export(&ctx)?;
+        let mut program = enosys::stub(&enosys::plan(profile))?;
+        program.extend(export(&ctx)?);
+        if program.len() > MAX_INSTRUCTIONS {
+            return Err(SeccompError::TooLong {
+                count: program.len(),
+            });
+        }
         Ok(Filter {
             program,
             flags,
             unknown_syscalls,
+            listener,
         })
     }
 
@@ -150,12 +183,23 @@ impl Filter {
         self.program.len()
     }
 
+    /// The agent to send the notify listener to, when the profile has SCMP_ACT_NOTIFY rules.
+    pub fn listener(&self) -> Option<&notify::Listener> {
+        self.listener.as_ref()
+    }
+
     /// Install the filter on the calling process (thread). Without no_new_privs set, this
-    /// needs CAP_SYS_ADMIN (in the process's user namespace).
-    pub fn load(&self) -> Result<(), SeccompError> {
+    /// needs CAP_SYS_ADMIN (in the process's user namespace). Returns the notify listener
+    /// when the profile has SCMP_ACT_NOTIFY rules.
+    pub fn load(&self) -> Result<Option<OwnedFd>, SeccompError> {
         // compile() keeps the length within MAX_INSTRUCTIONS.
         match crate::sys::seccomp::set_mode_filter(self.flags, &self.program) {
-            Ok(FilterLoad::Installed) => Ok(()),
+            Ok(FilterLoad::Installed { listener }) => {
+                if self.listener.is_some() && listener.is_none() {
+                    return Err(SeccompError::NoListener);
+                }
+                Ok(listener)
+            }
             Ok(FilterLoad::TsyncFailed { tid }) => Err(SeccompError::Tsync { tid }),
             Err(source) => Err(SeccompError::Load { source }),
         }
@@ -230,15 +274,60 @@ mod tests {
         assert_eq!(f.flags, libc::SECCOMP_FILTER_FLAG_LOG);
     }
 
+    fn compile_err(json: &str) -> String {
+        Filter::compile(&profile(json)).unwrap_err().to_string()
+    }
+
     #[test]
-    fn notify_fails_compile() {
-        let e = Filter::compile(&profile(
-            r#"{"defaultAction":"SCMP_ACT_ALLOW",
+    fn notify_gets_a_listener_and_runcs_limits() {
+        let f = Filter::compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+                "listenerMetadata":"bar","flags":["SECCOMP_FILTER_FLAG_TSYNC",
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
                 "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
         ))
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("SCMP_ACT_NOTIFY is not supported yet"), "{e}");
+        .unwrap();
+        let l = f.listener().unwrap();
+        assert_eq!(l.path, std::path::Path::new("/run/agent.sock"));
+        assert_eq!(l.metadata, "bar");
+        assert_eq!(
+            f.flags,
+            libc::SECCOMP_FILTER_FLAG_TSYNC
+                | FLAG_NEW_LISTENER
+                | FLAG_TSYNC_ESRCH
+                | FLAG_WAIT_KILLABLE_RECV
+        );
+        let e = compile_err(
+            r#"{"defaultAction":"SCMP_ACT_NOTIFY","listenerPath":"/a",
+                "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        assert!(e.contains("cannot be used as default action"), "{e}");
+        let e = compile_err(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/a",
+                "syscalls":[{"names":["mkdir","write"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        );
+        assert!(e.contains("cannot be used for the write syscall"), "{e}");
+        for path in [r#""listenerPath":"","#, ""] {
+            let e = compile_err(&format!(
+                r#"{{"defaultAction":"SCMP_ACT_ALLOW",{path}
+                    "syscalls":[{{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}}]}}"#
+            ));
+            assert!(e.contains("needs listenerPath"), "{e}");
+        }
+    }
+
+    /// A listenerPath without a notify rule is ignored (runc's rule); so is the
+    /// WAIT_KILLABLE_RECV flag, which the kernel takes only with a listener.
+    #[test]
+    fn no_notify_rule_no_listener() {
+        let f = Filter::compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+                "flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+                "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#,
+        ))
+        .unwrap();
+        assert!(f.listener().is_none());
+        assert_eq!(f.flags, 0);
     }
 
     #[test]

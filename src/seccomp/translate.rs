@@ -38,11 +38,7 @@ pub fn action(
         LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(data()?),
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err(SeccompError::NotifyUnsupported {
-                what: what.to_string(),
-            })
-        }
+        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
     })
 }
 
@@ -76,10 +72,9 @@ pub fn arch(a: Arch) -> ScmpArch {
     }
 }
 
-/// The kernel's SECCOMP_FILTER_FLAG_* bit for a profile flag, or `None` for
-/// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: that flag only changes how a notify listener
-/// waits, and the kernel accepts it only together with a listener; rrun refuses
-/// SCMP_ACT_NOTIFY, so a filter never has a listener and the flag has nothing to act on.
+/// The kernel's SECCOMP_FILTER_FLAG_* bit for a profile flag. WAIT_KILLABLE_RECV only
+/// changes how a notified syscall waits, and the kernel takes it only together with a
+/// listener: [`super::Filter::compile`] drops it from a filter without SCMP_ACT_NOTIFY rules.
 pub fn flag(f: LinuxSeccompFilterFlag) -> Option<libc::c_ulong> {
     match f {
         LinuxSeccompFilterFlag::SeccompFilterFlagTsync => Some(libc::SECCOMP_FILTER_FLAG_TSYNC),
@@ -87,7 +82,9 @@ pub fn flag(f: LinuxSeccompFilterFlag) -> Option<libc::c_ulong> {
         LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
             Some(libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW)
         }
-        LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => None,
+        LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+            Some(crate::sys::seccomp::FLAG_WAIT_KILLABLE_RECV)
+        }
     }
 }
 
@@ -189,12 +186,11 @@ mod tests {
     }
 
     #[test]
-    fn notify_is_refused_by_name() {
-        let e = action(LinuxSeccompAction::ScmpActNotify, None, "syscall bpf")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("SCMP_ACT_NOTIFY is not supported yet"), "{e}");
-        assert!(e.contains("syscall bpf"), "{e}");
+    fn notify_is_libseccomps_notify() {
+        assert_eq!(
+            action(LinuxSeccompAction::ScmpActNotify, None, "syscall bpf").unwrap(),
+            ScmpAction::Notify
+        );
     }
 
     #[test]
@@ -212,7 +208,7 @@ mod tests {
         );
         assert_eq!(
             flag(LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv),
-            None
+            Some(1 << 5)
         );
     }
 

@@ -3,7 +3,7 @@
 
 use super::fd::adopt;
 use nix::unistd::{ForkResult, Pid};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// The exit code of a child whose closure panicked (the code Rust gives a panicking `main`).
 pub const PANICKED: i32 = 101;
@@ -44,6 +44,15 @@ pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
     // SAFETY: pidfd_open takes two integers and reads no memory of ours.
     let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     // SAFETY: `ret` is what pidfd_open, which returns a new fd, just returned.
+    unsafe { adopt(ret) }
+}
+
+/// pidfd_getfd(2): a copy (close-on-exec) of the fd `target_fd` of the process behind `pidfd`.
+/// The caller needs ptrace access to that process (PTRACE_MODE_ATTACH_REALCREDS).
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, target_fd: RawFd) -> nix::Result<OwnedFd> {
+    // SAFETY: pidfd_getfd takes three integers and reads no memory of ours.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target_fd, 0) };
+    // SAFETY: `ret` is what pidfd_getfd, which returns a new fd, just returned.
     unsafe { adopt(ret) }
 }
 

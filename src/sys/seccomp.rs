@@ -2,11 +2,22 @@
 //! Building the program is libseccomp's (seccomp/); this only hands it to the kernel, without
 //! allocating, so that nothing runs between it and execve but the calls the filter allows.
 
+use std::os::fd::OwnedFd;
+
+/// SECCOMP_FILTER_FLAG_NEW_LISTENER: seccomp(2) returns a notify listener fd.
+pub const FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+/// SECCOMP_FILTER_FLAG_TSYNC_ESRCH: a TSYNC failure is ESRCH (the return value is the
+/// listener then, not a thread id). The kernel refuses TSYNC with NEW_LISTENER without it.
+pub const FLAG_TSYNC_ESRCH: libc::c_ulong = 1 << 4;
+/// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19): a notified syscall waits killably
+/// once the listener has received it. Only valid with NEW_LISTENER.
+pub const FLAG_WAIT_KILLABLE_RECV: libc::c_ulong = 1 << 5;
+
 /// What a [`set_mode_filter`] that did not fail with an errno did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum FilterLoad {
-    /// The filter is installed.
-    Installed,
+    /// The filter is installed; with [`FLAG_NEW_LISTENER`], this is its listener.
+    Installed { listener: Option<OwnedFd> },
     /// With SECCOMP_FILTER_FLAG_TSYNC: thread `tid` could not take the filter, so nothing was
     /// installed.
     TsyncFailed { tid: libc::c_long },
@@ -14,7 +25,8 @@ pub enum FilterLoad {
 
 /// seccomp(SECCOMP_SET_MODE_FILTER, flags, program): install the classic BPF `program` on the
 /// calling thread (every thread with TSYNC). Without no_new_privs it needs CAP_SYS_ADMIN.
-/// EINVAL for an empty program or one longer than the kernel takes.
+/// EINVAL for an empty program or one longer than the kernel takes. With
+/// [`FLAG_NEW_LISTENER`] (TSYNC then needs [`FLAG_TSYNC_ESRCH`] too) the listener is returned.
 pub fn set_mode_filter(
     flags: libc::c_ulong,
     program: &[libc::sock_filter],
@@ -35,8 +47,12 @@ pub fn set_mode_filter(
         )
     };
     match rc {
-        0 => Ok(FilterLoad::Installed),
         rc if rc < 0 => Err(nix::Error::last()),
+        rc if flags & FLAG_NEW_LISTENER != 0 => Ok(FilterLoad::Installed {
+            // SAFETY: with NEW_LISTENER seccomp(2) returns a new fd (the listener).
+            listener: Some(unsafe { super::fd::adopt(rc) }?),
+        }),
+        0 => Ok(FilterLoad::Installed { listener: None }),
         tid => Ok(FilterLoad::TsyncFailed { tid }),
     }
 }
@@ -53,10 +69,10 @@ mod tests {
 
     #[test]
     fn empty_and_oversized_programs_are_refused() {
-        assert_eq!(set_mode_filter(0, &[]), Err(nix::Error::EINVAL));
+        assert!(matches!(set_mode_filter(0, &[]), Err(nix::Error::EINVAL)));
         let allow = insn(0x06, 0, 0, libc::SECCOMP_RET_ALLOW);
         let huge = vec![allow; 70_000];
-        assert_eq!(set_mode_filter(0, &huge), Err(nix::Error::EINVAL));
+        assert!(matches!(set_mode_filter(0, &huge), Err(nix::Error::EINVAL)));
     }
 
     /// In a child (the filter stays with the thread that installs it): getpid fails with
@@ -73,7 +89,10 @@ mod tests {
             if nix::sys::prctl::set_no_new_privs().is_err() {
                 return 2;
             }
-            if set_mode_filter(0, &program) != Ok(FilterLoad::Installed) {
+            if !matches!(
+                set_mode_filter(0, &program),
+                Ok(FilterLoad::Installed { listener: None })
+            ) {
                 return 3;
             }
             // SAFETY: getpid takes no argument; the filter makes it fail.
@@ -82,6 +101,70 @@ mod tests {
                 0
             } else {
                 4
+            }
+        })
+        .unwrap();
+        assert_eq!(waitpid(pid, None).unwrap(), WaitStatus::Exited(pid, 0));
+    }
+
+    fn last_errno_of(nr: libc::c_long) -> i32 {
+        // SAFETY: the syscalls called here take no pointer: with no arguments they read and
+        // write no memory of ours (and the filter answers before the kernel runs them).
+        let r = unsafe { libc::syscall(nr) };
+        if r == -1 {
+            nix::Error::last() as i32
+        } else {
+            0
+        }
+    }
+
+    /// runc's -ENOSYS rule on the real kernel: past the profile's largest syscall number a
+    /// syscall gets ENOSYS; below it an unlisted one gets the default action (EPERM).
+    #[test]
+    fn newer_syscalls_than_the_profile_get_enosys() {
+        let profile: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": ["exit_group", "exit", "getpid", "pidfd_open"],
+                          "action": "SCMP_ACT_ALLOW"}]}))
+        .unwrap();
+        let filter = crate::seccomp::Filter::compile(&profile).unwrap();
+        let (pid, ()) = fork_child((), || {
+            if nix::sys::prctl::set_no_new_privs().is_err() || filter.load().is_err() {
+                return 2;
+            }
+            let got = [
+                last_errno_of(libc::SYS_getpid),
+                last_errno_of(libc::SYS_getppid),
+                last_errno_of(libc::SYS_clone3),
+                last_errno_of(1000),
+            ];
+            if got == [0, libc::EPERM, libc::ENOSYS, libc::ENOSYS] {
+                0
+            } else {
+                10 + got.iter().position(|e| *e == libc::EPERM).unwrap_or(9) as i32
+            }
+        })
+        .unwrap();
+        assert_eq!(waitpid(pid, None).unwrap(), WaitStatus::Exited(pid, 0));
+    }
+
+    /// NEW_LISTENER (with TSYNC, hence TSYNC_ESRCH) gives back a listener fd.
+    #[test]
+    fn a_notify_filter_returns_its_listener() {
+        let profile: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/unused",
+            "flags": ["SECCOMP_FILTER_FLAG_TSYNC"],
+            "syscalls": [{"names": ["mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}))
+        .unwrap();
+        let filter = crate::seccomp::Filter::compile(&profile).unwrap();
+        let (pid, ()) = fork_child((), || {
+            if nix::sys::prctl::set_no_new_privs().is_err() {
+                return 2;
+            }
+            match filter.load() {
+                Ok(Some(fd)) if std::os::fd::AsRawFd::as_raw_fd(&fd) > 2 => 0,
+                Ok(_) => 3,
+                Err(_) => 4,
             }
         })
         .unwrap();
