@@ -8,6 +8,7 @@ mod host;
 mod interrupt;
 mod results;
 mod runtime;
+mod seccomp_agent;
 mod spec;
 mod suite;
 mod tempdir;

@@ -159,11 +159,23 @@ fn receive(mut conn: UnixStream) -> std::io::Result<(Value, OwnedFd)> {
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    let mut data = buf[..n as usize].to_vec();
-    conn.read_to_end(&mut data)?;
     let fd = fd.ok_or_else(|| std::io::Error::other("no fd came with the state"))?;
-    let state = serde_json::from_slice(&data).map_err(std::io::Error::other)?;
-    Ok((state, fd))
+    // The runtime may keep the connection open (runc does, while the container runs): read
+    // until the JSON value is whole, not until end of file.
+    let mut data = buf[..n as usize].to_vec();
+    loop {
+        let mut values = serde_json::Deserializer::from_slice(&data).into_iter::<Value>();
+        match values.next() {
+            Some(Ok(state)) => return Ok((state, fd)),
+            Some(Err(e)) if !e.is_eof() => return Err(std::io::Error::other(e)),
+            _ => {}
+        }
+        let mut more = [0u8; 4096];
+        match conn.read(&mut more)? {
+            0 => return Err(std::io::Error::other("the state JSON ended early")),
+            k => data.extend_from_slice(&more[..k]),
+        }
+    }
 }
 
 /// Answer the notifications of one listener until it has no more processes or we stop.

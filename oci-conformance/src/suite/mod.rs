@@ -9,6 +9,7 @@ mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod seccomp_notify;
 mod security;
 
 use crate::harness::TestCase;
@@ -23,6 +24,7 @@ pub fn all() -> Vec<TestCase> {
     v.extend(mounts::tests());
     v.extend(devices::tests());
     v.extend(security::tests());
+    v.extend(seccomp_notify::tests());
     v.extend(hooks::tests());
     v.extend(cgroups::tests());
     v.extend(features::tests());
