@@ -21,6 +21,7 @@ pub mod netdev;
 pub mod process;
 pub mod procinfo;
 pub mod rootfs;
+pub mod rootless;
 pub mod sealed_exe;
 pub mod seccomp;
 pub mod signals;

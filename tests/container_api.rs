@@ -58,6 +58,7 @@ fn options(id: &str, bundle: &Path) -> CreateOptions {
         no_new_keyring: false,
         preserve_fds: 0,
         cgroup_driver: librrun::cgroups::Driver::Cgroupfs,
+        rootless: None,
     }
 }
 

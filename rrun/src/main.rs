@@ -26,8 +26,9 @@ const VERSION_TEXT: &str = concat!(
 )]
 pub struct Cli {
     /// root directory for storage of container state (this should be located in tmpfs)
-    #[arg(long, global = true, default_value = "/run/rrun")]
-    pub root: PathBuf,
+    /// [default: /run/rrun, or $XDG_RUNTIME_DIR/rrun for a rootless rrun]
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// set the log file to write rrun logs to (default is '/dev/stderr')
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -40,6 +41,10 @@ pub struct Cli {
     /// enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name"
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
+    /// ignore cgroup permission errors ('true', 'false', or 'auto')
+    // Not global (it goes before the subcommand, as with runc): `spec --rootless` is another flag.
+    #[arg(long, default_value = "auto", value_parser = ["true", "false", "auto"])]
+    pub rootless: String,
     /// print the version
     #[arg(short = 'v', long)]
     pub version: bool,
@@ -130,7 +135,7 @@ fn subcommand_word(args: &[std::ffi::OsString]) -> Option<&str> {
     let mut it = args.iter().skip(1).map(|a| a.to_str().unwrap_or(""));
     while let Some(a) = it.next() {
         match a {
-            "--root" | "--log" | "--log-format" => {
+            "--root" | "--log" | "--log-format" | "--rootless" => {
                 it.next();
             }
             _ if a.starts_with('-') => {}
@@ -237,6 +242,26 @@ mod tests {
             }
         }
         assert!(n > 0);
+    }
+
+    /// runc's global `--rootless` (before the subcommand) and `spec --rootless` side by side.
+    #[test]
+    fn rootless_flags_parse() {
+        let cli =
+            Cli::try_parse_from(["rrun", "--rootless", "true", "spec", "--rootless"]).unwrap();
+        assert_eq!(cli.rootless, "true");
+        assert!(matches!(cli.command, Some(Cmd::Spec(ref a)) if a.rootless));
+        assert_eq!(
+            Cli::try_parse_from(["rrun", "state", "x"])
+                .unwrap()
+                .rootless,
+            "auto"
+        );
+        assert!(Cli::try_parse_from(["rrun", "--rootless", "maybe", "state", "x"]).is_err());
+        assert_eq!(
+            Cli::try_parse_from(["rrun", "state", "x"]).unwrap().root,
+            None
+        );
     }
 
     #[test]

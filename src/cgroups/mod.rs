@@ -40,6 +40,7 @@
 //! share one), and the key `""` for the cgroup2 directory, as runc's state.json has them.
 
 pub mod convert;
+pub mod detached;
 pub mod devices;
 pub mod devices_bpf;
 mod error;

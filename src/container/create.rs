@@ -34,6 +34,9 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// cgroupfs, or a systemd unit (`--systemd-cgroup`).
     pub cgroup_driver: cgroups::Driver,
+    /// `--rootless`: cgroup permission errors are not fatal when the config needs no cgroup
+    /// (None: auto, true when rrun has no privileges over the host).
+    pub rootless: Option<bool>,
 }
 
 /// A created container, still locked by the caller.
@@ -241,6 +244,7 @@ impl Container {
             owner: String::new(),
             cgroup_paths: cgroup.paths(),
             systemd_cgroup: opts.cgroup_driver == cgroups::Driver::Systemd,
+            no_cgroup: false,
             creating: true,
             init_exe: super::state::own_exe_id(),
             config: bundle.spec.clone(),
@@ -248,7 +252,25 @@ impl Container {
         crate::faults::point("create:dir");
         dir.save(&state)?;
         crate::faults::point("create:first-state");
-        cgroup.create(log)?;
+        let rootless = opts.rootless.unwrap_or_else(crate::rootless::is_rootless);
+        let cgroup = match cgroup.create(log) {
+            Ok(()) => cgroup,
+            Err(e) if rootless && cgroups_path.is_none() && is_permission_error(&e) => {
+                let _ = cgroup.destroy();
+                let wanted = linux.and_then(|l| l.resources().as_ref());
+                if let Some(field) = wanted.and_then(cgroups::detached::needs_limits) {
+                    return Err(ContainerError::RootlessCgroup { field, source: e });
+                }
+                log.warn(&format!(
+                    "rootless container gets no cgroup ({e}): it runs in the caller's cgroup, without limits"
+                ));
+                state.no_cgroup = true;
+                state.cgroup_paths.clear();
+                dir.save(&state)?;
+                Box::new(cgroups::detached::Detached::new())
+            }
+            Err(e) => return Err(e.into()),
+        };
         crate::faults::point("create:cgroup");
         let cgroup = &**cleanup.cgroup.insert(cgroup);
         // A hybrid host's cgroup2 part may have been left out (not writable): save what exists.
@@ -308,7 +330,12 @@ impl Container {
         let mut resources = linux
             .and_then(|l| l.resources().clone())
             .unwrap_or_default();
-        if resources.devices().is_none() {
+        if rootless {
+            // Device rules need privileges over the host (the v1 devices files, a BPF program
+            // on cgroup2): runc ignores them for a rootless container; the devices a rootless
+            // container has are bind mounts of the host's, which it may open as the user.
+            resources.set_devices(None);
+        } else if resources.devices().is_none() {
             resources.set_devices(Some(Vec::new()));
         }
         if let Some(mut memory) = *resources.memory() {
@@ -387,6 +414,12 @@ fn check_sysctl_namespaces_not_host(
         }
     }
     Ok(())
+}
+
+/// A cgroup that could not be made for want of permission (a rootless rrun without a
+/// delegated cgroup).
+fn is_permission_error(e: &cgroups::CgroupError) -> bool {
+    matches!(e.errno(), Some(libc::EACCES | libc::EPERM | libc::EROFS))
 }
 
 /// The spec's `linux.seccomp` compiled to a filter (before anything exists, so a bad profile

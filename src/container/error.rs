@@ -48,6 +48,12 @@ pub enum ContainerError {
     Caps(#[from] crate::process::caps::CapsError),
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    /// runc's words for a rootless container that needs a cgroup it may not make.
+    #[error("rootless needs no limits + no cgrouppath when no permission is granted for cgroups (linux.resources.{field} is set): {source}")]
+    RootlessCgroup {
+        field: &'static str,
+        source: crate::cgroups::CgroupError,
+    },
     #[error(transparent)]
     Tty(#[from] crate::tty::TtyError),
     #[error(transparent)]

@@ -95,6 +95,9 @@ impl Container {
     /// either way checked to be the container's own.
     pub fn cgroup(&self) -> Result<Box<dyn Manager>, ContainerError> {
         let st = &self.state;
+        if st.no_cgroup {
+            return Ok(Box::new(cgroups::detached::Detached::existing(st.init_pid)));
+        }
         let layout = cgroups::detect()?;
         let cgroups_path = st
             .config

@@ -54,6 +54,9 @@ pub struct SavedState {
     pub cgroup_paths: BTreeMap<String, PathBuf>,
     #[serde(default)]
     pub systemd_cgroup: bool,
+    /// A rootless container that got no cgroup (see `cgroups::detached`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_cgroup: bool,
     /// True until `create` has finished: a state saved early so that a killed `create` leaves
     /// something `delete --force` can clean.
     #[serde(default)]
@@ -158,9 +161,11 @@ impl SavedState {
         }
         // Created while the init has not executed the program yet: the exec fifo alone could be
         // a leftover of a killed `start`, and a killed `create` leaves no fifo reader's word.
-        let before_exec = match self.init_exe {
-            Some(id) => exe_id(self.init_pid) == Some(id),
-            None => dir.join(super::EXEC_FIFO).exists(),
+        // A rootless rrun may not read the init's exe (the init is not dumpable, so its /proc
+        // entries belong to the namespace's root): the fifo tells then.
+        let before_exec = match (self.init_exe, exe_id(self.init_pid)) {
+            (Some(id), Some(now)) => now == id,
+            _ => dir.join(super::EXEC_FIFO).exists(),
         };
         if before_exec {
             return Status::Created;

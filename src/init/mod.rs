@@ -44,11 +44,8 @@ pub enum InitError {
     Sync(#[from] SyncError),
     #[error("fork: {0}")]
     Fork(nix::Error),
-    #[error("write {path}: {source}")]
-    IdMap {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    IdMap(#[from] crate::rootless::RootlessError),
     /// A parent-side step (cgroup, hook) failed.
     #[error(transparent)]
     Parent(#[from] ParentError),
@@ -127,24 +124,21 @@ pub trait ParentSide {
     }
 }
 
-/// Write /proc/PID/{uid_map,gid_map} from the config's mappings.
+/// Write /proc/PID/{uid_map,gid_map} from the config's mappings: directly as root, or for a
+/// rootless rrun its own ids directly and any other through newuidmap/newgidmap.
 fn write_id_maps(
     pid: i32,
     uid: &[LinuxIdMapping],
     gid: &[LinuxIdMapping],
 ) -> Result<(), InitError> {
-    for (file, maps) in [("gid_map", gid), ("uid_map", uid)] {
-        if maps.is_empty() {
-            continue;
-        }
-        let text: String = maps
-            .iter()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect();
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, text).map_err(|source| InitError::IdMap { path, source })?;
-    }
-    Ok(())
+    let plan = crate::rootless::IdMapPlan::new(
+        uid,
+        gid,
+        nix::unistd::geteuid().is_root(),
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    Ok(plan.apply(pid)?)
 }
 
 fn kill_and_reap(pid: i32) {

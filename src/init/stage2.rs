@@ -119,6 +119,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     // Once the pty master is sent, the console socket is closed too.
     fds::close_all_but(first, &keep).within(Step::Session, "close_range (console socket)")?;
     let exec_plan = setup_process(plan, process)?;
+    let setgroups_allowed = user::setgroups_allowed();
     if let Launch::Exec {
         final_affinity: Some(set),
         ..
@@ -140,7 +141,7 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
     exec::prepare_inheritance(plan.preserve_fds).within(Step::Exec, "prepare fds for exec")?;
     exec::restore_sigpipe().within(Step::Exec, "signal(SIGPIPE)")?;
     load_seccomp(plan, process, sock, Load::PrivilegeDrop)?;
-    drop_privileges(plan, process, &exec_plan)?;
+    drop_privileges(plan, process, &exec_plan, setgroups_allowed)?;
     load_seccomp(plan, process, sock, Load::Ready)?;
     send_msg(sock, &Message::Ready).step(Step::Sync)?;
     // From here on a failure is told to `start` too (reading the status fifo), when there is
@@ -400,11 +401,12 @@ fn drop_privileges(
     plan: &InitPlan,
     process: &oci_spec::runtime::Process,
     exec_plan: &exec::ExecPlan,
+    setgroups_allowed: bool,
 ) -> Result<(), StageError> {
     if let Some(caps) = &plan.caps {
         caps.apply_bounding().step(Step::Credentials)?;
     }
-    user::switch(process.user()).step(Step::Credentials)?;
+    user::switch(process.user(), setgroups_allowed).step(Step::Credentials)?;
     if let Some(caps) = &plan.caps {
         caps.apply_rest().step(Step::Credentials)?;
     }

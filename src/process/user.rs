@@ -11,11 +11,21 @@ pub enum UserError {
         id: String,
         source: nix::Error,
     },
+    #[error("process.user.additionalGids {gids:?}: setgroups is denied in this user namespace (its gid_map was written without privileges: map more ids, through newgidmap)")]
+    SetgroupsDenied { gids: Vec<u32> },
 }
 
-/// Switch credentials. With `keep_caps`, the permitted capabilities survive the uid change
-/// (PR_SET_KEEPCAPS) so caps.rs can set them afterwards.
-pub fn switch(user: &User) -> Result<(), UserError> {
+/// Whether setgroups(2) may be called in this user namespace: /proc/self/setgroups says
+/// `deny` where an unprivileged process wrote the gid map. Read before the seccomp filter.
+pub fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+}
+
+/// Switch credentials. The permitted capabilities survive the uid change (PR_SET_KEEPCAPS) so
+/// caps.rs can set them afterwards. Where setgroups is denied ([`setgroups_allowed`]) the
+/// groups are left as they are (a rootless container's only group), unless the config asks
+/// for supplementary ones.
+pub fn switch(user: &User, setgroups_allowed: bool) -> Result<(), UserError> {
     let err = |op, id: String| move |source| UserError::Set { op, id, source };
     nix::sys::prctl::set_keepcaps(true).map_err(err("prctl(PR_SET_KEEPCAPS)", "1".into()))?;
     let groups: Vec<Gid> = user
@@ -24,7 +34,13 @@ pub fn switch(user: &User) -> Result<(), UserError> {
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    setgroups(&groups).map_err(err("setgroups", format!("{groups:?}")))?;
+    if setgroups_allowed {
+        setgroups(&groups).map_err(err("setgroups", format!("{groups:?}")))?;
+    } else if !groups.is_empty() {
+        return Err(UserError::SetgroupsDenied {
+            gids: groups.iter().map(|g| g.as_raw()).collect(),
+        });
+    }
     // With CAP_SETGID/CAP_SETUID, setgid and setuid set the real, effective and saved ids
     // alike, as setres[ug]id would; they are what seccomp profiles written for runc allow.
     setgid(Gid::from_raw(user.gid())).map_err(err("setgid", user.gid().to_string()))?;

@@ -36,6 +36,7 @@ pub fn options(
     console: Console,
     detach: bool,
     cgroup_driver: Driver,
+    rootless: Option<bool>,
 ) -> CreateOptions {
     CreateOptions {
         id: args.id.clone(),
@@ -47,11 +48,18 @@ pub fn options(
         no_new_keyring: args.no_new_keyring,
         preserve_fds: args.preserve_fds,
         cgroup_driver,
+        rootless,
     }
 }
 
-pub fn cmd(root: &Path, args: &CreateArgs, log: &Logger, driver: Driver) -> Result<i32> {
+pub fn cmd(
+    root: &Path,
+    args: &CreateArgs,
+    log: &Logger,
+    driver: Driver,
+    rootless: Option<bool>,
+) -> Result<i32> {
     let console = Console::Socket(args.console_socket.clone());
-    Container::create(root, &options(args, console, true, driver), log)?;
+    Container::create(root, &options(args, console, true, driver, rootless), log)?;
     Ok(0)
 }

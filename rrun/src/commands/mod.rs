@@ -32,16 +32,24 @@ pub fn emit(text: &str) -> Result<()> {
 
 /// Run the chosen subcommand; returns the process exit code.
 pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
-    let root = &cli.root;
+    let root = &cli
+        .root
+        .clone()
+        .unwrap_or_else(librrun::rootless::default_root_here);
     let driver = if cli.systemd_cgroup {
         librrun::cgroups::Driver::Systemd
     } else {
         librrun::cgroups::Driver::Cgroupfs
     };
+    let rootless = match cli.rootless.as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    };
     match command {
-        Cmd::Create(a) => create::cmd(root, a, log, driver),
+        Cmd::Create(a) => create::cmd(root, a, log, driver, rootless),
         Cmd::Start(a) => start::cmd(root, a, log),
-        Cmd::Run(a) => run::cmd(root, a, log, driver),
+        Cmd::Run(a) => run::cmd(root, a, log, driver, rootless),
         Cmd::State(a) => state::cmd(root, a),
         Cmd::Kill(a) => kill::cmd(root, a),
         Cmd::Delete(a) => delete::cmd(root, a, log),

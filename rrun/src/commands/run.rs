@@ -208,12 +208,13 @@ pub fn cmd(
     a: &RunArgs,
     log: &Logger,
     driver: librrun::cgroups::Driver,
+    rootless: Option<bool>,
 ) -> Result<i32> {
     if a.detach {
         let console = Console::Socket(a.create.console_socket.clone());
         let c = Container::create(
             root,
-            &create::options(&a.create, console, true, driver),
+            &create::options(&a.create, console, true, driver, rootless),
             log,
         )?;
         if let Err(e) = c.container.start(log) {
@@ -229,7 +230,7 @@ pub fn cmd(
         pty_master,
     } = Container::create(
         root,
-        &create::options(&a.create, console, false, driver),
+        &create::options(&a.create, console, false, driver, rootless),
         log,
     )?;
     if let Err(e) = c.start(log) {
