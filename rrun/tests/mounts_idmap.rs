@@ -324,3 +324,68 @@ fn features_report_idmap() {
     let opts = f["mountOptions"].as_array().unwrap();
     assert!(opts.contains(&json!("idmap")) && opts.contains(&json!("ridmap")));
 }
+
+/// A process in a user namespace of its own (uids 0 -> 100000, gids 0 -> 300000), killed on
+/// drop.
+struct UsernsHolder(std::process::Child);
+
+impl UsernsHolder {
+    fn new() -> UsernsHolder {
+        let child = std::process::Command::new("unshare")
+            .args(["--user", "sleep", "1000"])
+            .spawn()
+            .unwrap();
+        let h = UsernsHolder(child);
+        let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/user")).ok();
+        let pid = h.0.id().to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while ns(&pid) == ns("self") || ns(&pid).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "unshare --user did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::fs::write(format!("/proc/{pid}/uid_map"), "0 100000 65536\n").unwrap();
+        std::fs::write(format!("/proc/{pid}/gid_map"), "0 300000 65536\n").unwrap();
+        h
+    }
+
+    fn ns_path(&self) -> String {
+        format!("/proc/{}/ns/user", self.0.id())
+    }
+}
+
+impl Drop for UsernsHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Joining a user namespace by path: `idmap` alone takes that namespace's mapping.
+#[test]
+fn idmap_alone_in_a_joined_user_namespace() {
+    let holder = UsernsHolder::new();
+    let r = Rrun::new();
+    let src = source("idmap-src", 0, &[("f", 0), ("g", 3)]);
+    let mut b = bundle("stat -c f=%u:%g /mnt/d/f; stat -c g=%u:%g /mnt/d/g; echo id=$(id -u)");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user", "path": holder.ns_path()}));
+    // rrun owns the start fifos by the host id of the container's root, which it takes from
+    // linux.uidMappings (it does not read the joined namespace's), so the uids are stated too.
+    // The gids stated differ from the namespace's: the mount must take the namespace's own.
+    b.config["linux"]["uidMappings"] = map(0, 100000, 65536);
+    b.config["linux"]["gidMappings"] = map(0, 100000, 65536);
+    add_mount(
+        &mut b,
+        json!({"destination": "/mnt/d", "type": "bind", "source": src.path(),
+               "options": ["bind", "idmap"]}),
+    );
+    let out = run_ok(&r, &b);
+    assert!(out.contains("id=0\n"), "{out}");
+    assert!(out.contains("f=0:0\n"), "{out}");
+    assert!(out.contains("g=3:3\n"), "{out}");
+}
