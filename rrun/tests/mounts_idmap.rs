@@ -281,6 +281,14 @@ fn bad_configurations_are_refused_and_leave_nothing() {
             false,
             "mount option idmap without uidMappings/gidMappings",
         ),
+        // Refused by the kernel (sysfs cannot be id-mapped), in the parent.
+        (
+            json!({"destination": "/mnt/d", "type": "bind", "source": "/sys/kernel",
+                   "options": ["bind", "idmap"],
+                   "uidMappings": map(0, 100000, 65536), "gidMappings": map(0, 100000, 65536)}),
+            false,
+            "mount_setattr(MOUNT_ATTR_IDMAP) /sys/kernel: EINVAL",
+        ),
         (
             json!({"destination": "/mnt/d", "type": "bind", "source": format!("{s}/missing"),
                    "options": ["bind", "ridmap"]}),
