@@ -397,3 +397,52 @@ fn idmap_alone_in_a_joined_user_namespace() {
     assert!(out.contains("f=0:0\n"), "{out}");
     assert!(out.contains("g=3:3\n"), "{out}");
 }
+
+/// rrun killed while the short-lived process holding a mapping's user namespace exists: that
+/// process sees the end of its socket and goes (nothing of the container existed yet).
+#[test]
+fn killed_while_making_a_user_namespace_leaves_no_process() {
+    let r = Rrun::new();
+    let src = source("idmap-src", 0, &[]);
+    let mut b = bundle("true");
+    add_mount(
+        &mut b,
+        json!({"destination": "/mnt/d", "type": "bind", "source": src.path(),
+               "options": ["bind", "idmap"],
+               "uidMappings": map(0, 100000, 65536), "gidMappings": map(0, 100000, 65536)}),
+    );
+    let id = r.id();
+    let status = r
+        .cmd()
+        .env("RRUN_FAULT", "idmap:userns-made")
+        .args(["create", "-b", b.path().to_str().unwrap(), &id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    // Forked from rrun, the child has rrun's command line, the container id in it.
+    let with_id = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+            .filter(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(id.as_str()))
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !with_id().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left running: {:?}",
+            with_id()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    r.ok(&["delete", "--force", &id]);
+}

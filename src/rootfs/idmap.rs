@@ -429,6 +429,8 @@ pub fn new_userns(uid: &[IdRange], gid: &[IdRange]) -> Result<OwnedFd, IdmapErro
             // The child is gone without a word: it could not unshare (its exit code says why).
             return Err(None);
         }
+        // The child waits on its socket now: if we die here it sees the end and goes.
+        crate::faults::point("idmap:userns-made");
         let proc = format!("/proc/{pid}");
         for (file, text) in [
             ("setgroups", "deny".to_string()),
