@@ -142,6 +142,7 @@ fn add_known(rng: &mut Rng, config: &mut Value, cg: &str) -> String {
     let v = hostile_value(rng);
     let s = hostile_string(rng);
     let n = hostile_number(rng);
+    let idmap = *rng.pick(&["idmap", "ridmap", "bind"]);
     let choices: Vec<(&str, Value)> = vec![
         ("/linux/sysctl", json!({"kernel.shmmax": s.clone()})),
         ("/linux/sysctl", json!({"fs.lease-break-time": "45"})),
@@ -168,6 +169,18 @@ fn add_known(rng: &mut Rng, config: &mut Value, cg: &str) -> String {
         (
             "/mounts",
             json!([{"destination": "/mnt", "type": "bind", "source": s.clone(), "options": ["rbind", "ro"]}]),
+        ),
+        // Id-mapped binds: hostile mappings (the parent makes a user namespace for them).
+        (
+            "/mounts",
+            json!([{"destination": "/mnt", "type": "bind", "source": s.clone(),
+                    "options": ["rbind", idmap],
+                    "uidMappings": [{"containerID": n.clone(), "hostID": n.clone(), "size": n.clone()}],
+                    "gidMappings": [{"containerID": 0, "hostID": n.clone(), "size": v.clone()}]}]),
+        ),
+        (
+            "/mounts",
+            json!([{"destination": s.clone(), "type": v.clone(), "source": "/tmp", "options": [idmap]}]),
         ),
         (
             "/process/rlimits",

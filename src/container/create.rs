@@ -205,6 +205,10 @@ impl Container {
             .transpose()?;
         let rootfs =
             crate::rootfs::plan::plan(&bundle.spec, &bundle.dir).map_err(ContainerError::Rootfs)?;
+        // The id-mapped mounts, detached, made here where the host's privileges are (see
+        // rootfs/idmap.rs): what fails fails before the container exists.
+        let idmap_trees =
+            crate::rootfs::idmap::Trees::make(&rootfs).map_err(ContainerError::Rootfs)?;
         let mempolicy = MemPolicy::of_spec(&bundle.spec)?;
         let netdevs = crate::netdev::plan(&bundle.spec)?;
         // The console: the caller's socket, or (foreground run) a socketpair whose other end
@@ -301,6 +305,7 @@ impl Container {
                 no_pivot: opts.no_pivot,
                 cgroup_steps: cgroup.mounts(cgroupns),
                 rootfs,
+                idmap_trees,
             },
         };
         let mut parent = Parent {

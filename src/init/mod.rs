@@ -92,6 +92,10 @@ pub enum Launch {
         cgroup_steps: Vec<CgroupMount>,
         /// The rootfs setup, planned from the spec before the fork.
         rootfs: crate::rootfs::plan::Plan,
+        /// The plan's id-mapped mounts, made detached by the parent (it has the privileges
+        /// over the host's file systems that the init, in a user namespace, lacks); the init
+        /// attaches them and closes them with the other fds it does not need.
+        idmap_trees: crate::rootfs::idmap::Trees,
     },
     /// `exec`: `ns` joins a running container's namespaces and stage-2 only sets up
     /// `bundle.spec.process` and execs it (no rootfs, no hooks, no start fifos; steps 5 and 6

@@ -86,11 +86,17 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
         Launch::Exec { root, .. } => root.as_ref().map(|r| r.as_raw_fd()),
         Launch::Create { .. } => None,
     };
+    // The detached id-mapped mounts: kept until the rootfs is set up.
+    let trees = match &plan.launch {
+        Launch::Create { idmap_trees, .. } => idmap_trees.raw_fds(),
+        Launch::Exec { .. } => Vec::new(),
+    };
     let with_console: Vec<i32> = keep
         .iter()
         .copied()
         .chain(console)
         .chain(exec_root)
+        .chain(trees)
         .collect();
     fds::close_all_but(first, &with_console)
         .within(Step::Session, "close_range (the runtime's own fds)")?;
@@ -99,10 +105,16 @@ fn setup(plan: &InitPlan, sock: BorrowedFd<'_>) -> Result<std::convert::Infallib
             no_pivot,
             cgroup_steps,
             rootfs,
+            idmap_trees,
             ..
         } => {
             let pid = host_pid();
-            setup_container(plan, sock, process, pid, rootfs, *no_pivot, cgroup_steps)?;
+            let mounts = ContainerMounts {
+                plan: rootfs,
+                cgroup_steps,
+                idmap_trees,
+            };
+            setup_container(plan, sock, process, pid, &mounts, *no_pivot)?;
             pid
         }
         // `rrun exec`: the container is set up already; this process only joined it (and,
@@ -242,6 +254,13 @@ fn setup_terminal(
         .within(Step::Terminal, "setting up the terminal")
 }
 
+/// What `Launch::Create` gives the rootfs setup.
+struct ContainerMounts<'a> {
+    plan: &'a rootfs::plan::Plan,
+    cgroup_steps: &'a [crate::cgroups::CgroupMount],
+    idmap_trees: &'a rootfs::idmap::Trees,
+}
+
 /// The container itself, from inside its new namespaces: rootfs, createContainer hooks,
 /// pivot_root, terminal, hostname, sysctls, masked and readonly paths, keyring.
 fn setup_container(
@@ -249,10 +268,10 @@ fn setup_container(
     sock: BorrowedFd<'_>,
     process: &oci_spec::runtime::Process,
     pid: i32,
-    rplan: &rootfs::plan::Plan,
+    mounts: &ContainerMounts<'_>,
     no_pivot: bool,
-    cgroup_steps: &[crate::cgroups::CgroupMount],
 ) -> Result<(), StageError> {
+    let rplan = mounts.plan;
     let spec = &plan.bundle.spec;
     let linux = spec.linux().as_ref();
     // Files are created with exact modes during setup; the process's umask is set at the end.
@@ -264,7 +283,8 @@ fn setup_container(
     let ctx = RootfsContext {
         rootfs: &plan.bundle.rootfs,
         in_userns: plan.ns.has(LinuxNamespaceType::User),
-        cgroup_steps,
+        cgroup_steps: mounts.cgroup_steps,
+        trees: mounts.idmap_trees,
     };
     let sysctls = linux
         .and_then(|l| l.sysctl().as_ref())

@@ -8,6 +8,7 @@
 
 pub mod devices;
 pub mod fdmount;
+pub mod idmap;
 pub mod mount_options;
 pub mod mounts;
 pub mod plan;
@@ -80,6 +81,9 @@ pub enum RootfsError {
     FdMount(#[from] fdmount::FdMountError),
     #[error("filesystem {fstype:?} must be mounted on an ordinary directory, and {dest} is reached through a symlink")]
     SymlinkedSpecialMount { fstype: String, dest: PathBuf },
+    /// An id-mapped mount refused by the plan or failed in the parent (idmap.rs).
+    #[error(transparent)]
+    Idmap(idmap::IdmapError),
 }
 
 fn kind_mismatch_text(source_is_dir: bool) -> &'static str {
@@ -107,6 +111,8 @@ pub struct RootfsContext<'a> {
     pub rootfs: &'a Path,
     pub in_userns: bool,
     pub cgroup_steps: &'a [CgroupMount],
+    /// The id-mapped mounts the parent made (idmap.rs), attached in their turn.
+    pub trees: &'a idmap::Trees,
 }
 
 /// Find the mount point holding `path` in /proc/self/mountinfo.
@@ -150,10 +156,11 @@ pub fn prepare(ctx: &RootfsContext<'_>, plan: &Plan) -> Result<Root, RootfsError
         root: &root,
         in_userns: ctx.in_userns,
         cgroup_steps: ctx.cgroup_steps,
+        trees: ctx.trees,
     };
-    for op in &plan.before_pivot {
+    for (i, op) in plan.before_pivot.iter().enumerate() {
         match op {
-            Op::Mount(step) => mounts::mount_one(&mctx, step)?,
+            Op::Mount(step) => mounts::mount_one(&mctx, i, step)?,
             Op::Device { node, default } => devices::create(&root, node, *default)?,
             Op::DeviceSymlinks => devices::default_symlinks(&root)?,
         }

@@ -23,8 +23,27 @@ pub struct MountOptions {
     /// `MOUNT_ATTR_*` bits set and cleared on the mount and every mount below it.
     pub rec_attr_set: u64,
     pub rec_attr_clr: u64,
-    /// Options rrun knows but does not do (`idmap`, `ridmap`): refused, never ignored.
-    pub unsupported: Vec<String>,
+    /// `idmap` or `ridmap` (runtime-spec 1.2), the last one given: the bind gets an id
+    /// mapping (src/rootfs/idmap.rs), on its top mount or on every mount of its tree.
+    pub idmap: Option<IdmapOption>,
+}
+
+/// The id-mapping option of a mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdmapOption {
+    /// `idmap`: the mount itself (for an `rbind`, its top mount only, as runc does).
+    Idmap,
+    /// `ridmap`: every mount of the (rbind) tree.
+    Ridmap,
+}
+
+impl IdmapOption {
+    pub fn name(self) -> &'static str {
+        match self {
+            IdmapOption::Idmap => "idmap",
+            IdmapOption::Ridmap => "ridmap",
+        }
+    }
 }
 
 /// Flags an option sets (`true`) or clears (`false`).
@@ -63,7 +82,7 @@ fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
 
 /// Every option rrun applies (what `features` reports as mountOptions), sorted.
 pub fn known() -> Vec<&'static str> {
-    const OTHERS: [&str; 2] = ["bind", "rbind"];
+    const OTHERS: [&str; 4] = ["bind", "rbind", "idmap", "ridmap"];
     const FLAGS: [&str; 27] = [
         "defaults",
         "ro",
@@ -193,7 +212,7 @@ pub fn parse(typ: Option<&str>, options: &[String]) -> MountOptions {
         tmpcopyup: false,
         rec_attr_set: 0,
         rec_attr_clr: 0,
-        unsupported: Vec::new(),
+        idmap: None,
     };
     let mut data: Vec<&str> = Vec::new();
     for opt in options {
@@ -206,8 +225,10 @@ pub fn parse(typ: Option<&str>, options: &[String]) -> MountOptions {
             o.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
         } else if opt == "tmpcopyup" {
             o.tmpcopyup = true;
-        } else if matches!(opt, "idmap" | "ridmap") {
-            o.unsupported.push(opt.to_string());
+        } else if opt == "idmap" {
+            o.idmap = Some(IdmapOption::Idmap);
+        } else if opt == "ridmap" {
+            o.idmap = Some(IdmapOption::Ridmap);
         } else if let Some((set, clr)) = recursive_attr(opt) {
             // A later option wins over an earlier one for the same bits.
             o.rec_attr_set = (o.rec_attr_set & !clr & !set) | set;
@@ -290,13 +311,13 @@ mod tests {
     #[test]
     fn known_options_are_applied() {
         for opt in known() {
-            let applied = matches!(opt, "bind" | "rbind")
+            let applied = matches!(opt, "bind" | "rbind" | "idmap" | "ridmap")
                 || flag_option(opt).is_some()
                 || propagation_flag(opt).is_some()
                 || recursive_attr(opt).is_some();
             assert!(applied, "{opt}");
             let o = parse(Some("bind"), &v(&[opt]));
-            assert!(o.data.is_empty() && o.unsupported.is_empty(), "{opt}");
+            assert!(o.data.is_empty(), "{opt}");
         }
     }
 
@@ -315,8 +336,21 @@ mod tests {
         let o = parse(Some("bind"), &v(&["rro", "rrw"]));
         assert_eq!(o.rec_attr_set, 0);
         assert_eq!(o.rec_attr_clr, libc::MOUNT_ATTR_RDONLY);
-        let o = parse(Some("bind"), &v(&["idmap"]));
-        assert_eq!(o.unsupported, ["idmap"]);
+    }
+
+    /// `idmap` and `ridmap` are options of rrun's own (never file-system data); the last wins.
+    #[test]
+    fn idmap_options() {
+        assert_eq!(parse(Some("bind"), &v(&["bind"])).idmap, None);
+        let o = parse(Some("bind"), &v(&["rbind", "idmap"]));
+        assert_eq!(o.idmap, Some(IdmapOption::Idmap));
+        assert!(o.data.is_empty());
+        let o = parse(Some("none"), &v(&["idmap", "rbind", "ridmap"]));
+        assert_eq!(o.idmap, Some(IdmapOption::Ridmap));
+        assert_eq!(
+            parse(None, &v(&["ridmap", "idmap"])).idmap,
+            Some(IdmapOption::Idmap)
+        );
     }
 
     #[test]

@@ -5,13 +5,14 @@
 //! its fd (`/proc/self/fd/N`), so a symlink planted in the image cannot send a mount outside the
 //! rootfs.
 
+use super::idmap::{IdmapError, Trees};
 use super::mount_options::{bind_remount_flags, MountOptions};
 use super::plan::{MountKind, MountStep};
 use super::resolve::{fd_path, ResolveError, Root};
 use super::RootfsError;
 use crate::cgroups::CgroupMount;
 use nix::mount::{mount, MsFlags};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
 pub(crate) fn sys<'a>(
@@ -71,15 +72,34 @@ pub struct MountContext<'a> {
     pub root: &'a Root,
     pub in_userns: bool,
     pub cgroup_steps: &'a [CgroupMount],
+    /// The detached id-mapped mounts the parent made, by step index.
+    pub trees: &'a Trees,
 }
 
-/// Perform one planned config.json mount. Whatever fails is reported as the failure of this
-/// mount, naming its source and destination as runc does (`error mounting "SRC" to rootfs at
-/// "DEST": ...`).
-pub fn mount_one(ctx: &MountContext<'_>, step: &MountStep) -> Result<(), RootfsError> {
+/// What a bind mounts: a host path, or a detached (id-mapped) mount the parent made.
+enum BindFrom<'a> {
+    Path(&'a Path),
+    Tree(BorrowedFd<'a>),
+}
+
+/// Perform one planned config.json mount, step `index` of the plan. Whatever fails is
+/// reported as the failure of this mount, naming its source and destination as runc does
+/// (`error mounting "SRC" to rootfs at "DEST": ...`).
+pub fn mount_one(
+    ctx: &MountContext<'_>,
+    index: usize,
+    step: &MountStep,
+) -> Result<(), RootfsError> {
     let r = match &step.kind {
         MountKind::Cgroup => mount_cgroup(ctx, &step.dest, &step.opts),
-        MountKind::Bind { source } => mount_bind(ctx, source, &step.dest, &step.opts),
+        MountKind::Bind {
+            source,
+            idmap: None,
+        } => mount_bind(ctx, BindFrom::Path(source), &step.dest, &step.opts),
+        MountKind::Bind { idmap: Some(_), .. } => match ctx.trees.get(index) {
+            Some(tree) => mount_bind(ctx, BindFrom::Tree(tree), &step.dest, &step.opts),
+            None => Err(IdmapError::NoTree.into()),
+        },
         MountKind::Fs { fstype, source } => mount_fs(ctx, fstype, source, &step.dest, &step.opts),
     };
     r.map_err(|e| e.in_mount(step.shown_source.clone(), &step.dest))
@@ -195,53 +215,71 @@ fn finish_mount(
 
 fn mount_bind(
     ctx: &MountContext<'_>,
-    src: &Path,
+    from: BindFrom<'_>,
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
-    let meta = std::fs::metadata(src).map_err(|source| RootfsError::Source {
-        path: src.to_path_buf(),
-        source,
-    })?;
-    let target_fd = if meta.is_dir() {
+    let source_is_dir = match &from {
+        BindFrom::Path(src) => std::fs::metadata(src)
+            .map_err(|source| RootfsError::Source {
+                path: src.to_path_buf(),
+                source,
+            })?
+            .is_dir(),
+        BindFrom::Tree(tree) => is_dir(*tree),
+    };
+    let target_fd = if source_is_dir {
         ctx.root
             .mkdir_all(dest, 0o755)
             .map_err(|e| dir_onto_non_dir(ctx.root, dest, e))?
     } else {
         ctx.root.create_file(dest, 0o644)?
     };
-    let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-    mount(
-        Some(src),
-        &fd_path(target_fd.as_fd()),
-        None::<&str>,
-        flags,
-        None::<&str>,
-    )
-    .map_err(|e| {
-        // The kernel refuses a directory onto a non-directory and the reverse with ENOTDIR;
-        // say which side is which.
-        let target_is_dir = || {
-            nix::sys::stat::fstat(&target_fd)
-                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
-        };
-        if e == nix::Error::ENOTDIR && meta.is_dir() != target_is_dir() {
-            return RootfsError::KindMismatch {
-                source_is_dir: meta.is_dir(),
-            };
+    // The kernel refuses a directory onto a non-directory and the reverse with ENOTDIR; say
+    // which side is which.
+    let mismatch = |e: nix::Error| {
+        (e == nix::Error::ENOTDIR && source_is_dir != is_dir(target_fd.as_fd()))
+            .then_some(RootfsError::KindMismatch { source_is_dir })
+    };
+    match from {
+        BindFrom::Path(src) => {
+            let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+            mount(
+                Some(src),
+                &fd_path(target_fd.as_fd()),
+                None::<&str>,
+                flags,
+                None::<&str>,
+            )
+            .map_err(|e| {
+                mismatch(e).unwrap_or_else(|| RootfsError::Bind {
+                    source_path: src.to_path_buf(),
+                    dest: dest.to_path_buf(),
+                    source: e,
+                })
+            })?;
         }
-        RootfsError::Bind {
-            source_path: src.to_path_buf(),
-            dest: dest.to_path_buf(),
-            source: e,
+        // Attached on the fd of the destination, resolved inside the rootfs.
+        BindFrom::Tree(tree) => {
+            crate::sys::mount::move_mount(tree, target_fd.as_fd()).map_err(|e| {
+                mismatch(e).unwrap_or_else(|| RootfsError::Mount {
+                    op: "move_mount (id-mapped mount) to",
+                    path: dest.to_path_buf(),
+                    source: e,
+                })
+            })?;
         }
-    })?;
+    }
     let remount = bind_remount_flags(opts);
     if !remount.is_empty() {
         let top = ctx.root.open_path(dest, libc::O_PATH)?;
         bind_remount(&fd_path(top.as_fd()), remount, opts.cleared)?;
     }
     finish_mount(ctx, dest, opts)
+}
+
+fn is_dir(fd: BorrowedFd<'_>) -> bool {
+    nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
 
 /// The error of making the destination of a directory bind: when the destination exists and

@@ -7,6 +7,7 @@
 //! an unknown type) fails `create` before the first mount.
 
 use super::devices::{self, DeviceNode};
+use super::idmap::{self, ContainerUserns, Idmap};
 use super::mount_options::{self, MountOptions};
 use super::RootfsError;
 use nix::mount::MsFlags;
@@ -19,8 +20,12 @@ pub enum MountKind {
     /// The container's cgroup hierarchies (a `cgroup` entry that is not a bind): the cgroup
     /// manager's mount steps go below the destination.
     Cgroup,
-    /// A bind of a host path (a relative source is the bundle's).
-    Bind { source: PathBuf },
+    /// A bind of a host path (a relative source is the bundle's); with `idmap`, an id-mapped
+    /// one (uidMappings/gidMappings, `idmap`, `ridmap`), made by the parent (idmap.rs).
+    Bind {
+        source: PathBuf,
+        idmap: Option<Idmap>,
+    },
     /// A file system. `proc` and `sysfs` must land on an ordinary directory (masks and
     /// sysctls act on them later).
     Fs { fstype: String, source: String },
@@ -83,8 +88,13 @@ fn source_path(bundle: &Path, m: &Mount) -> Option<PathBuf> {
     })
 }
 
-/// Plan one config.json mount.
-pub fn mount_step(bundle: &Path, m: &Mount) -> Result<MountStep, RootfsError> {
+/// Plan one config.json mount; `userns` is the container's user namespace, whose mappings an
+/// `idmap` without mappings of its own takes.
+pub fn mount_step(
+    bundle: &Path,
+    m: &Mount,
+    userns: &ContainerUserns,
+) -> Result<MountStep, RootfsError> {
     let typ = m.typ().as_deref();
     let opts = mount_options::parse(typ, m.options().as_deref().unwrap_or(&[]));
     let dest = m.destination().clone();
@@ -101,11 +111,7 @@ pub fn mount_step(bundle: &Path, m: &Mount) -> Result<MountStep, RootfsError> {
             what: format!("mount option tmpcopyup (mount at {})", dest.display()),
         }));
     }
-    if let Some(o) = opts.unsupported.first() {
-        return Err(refuse(RootfsError::Unsupported {
-            what: format!("mount option {o} (mount at {})", dest.display()),
-        }));
-    }
+    let idmap = idmap::plan(m, &opts, userns).map_err(|e| refuse(e.into()))?;
     // A bind takes no file-system options: anything left over is an option rrun does not
     // know, refused rather than dropped.
     if opts.bind && !opts.data.is_empty() {
@@ -121,7 +127,7 @@ pub fn mount_step(bundle: &Path, m: &Mount) -> Result<MountStep, RootfsError> {
                 what: format!("bind mount at {} without a source", dest.display()),
             })
         })?;
-        MountKind::Bind { source }
+        MountKind::Bind { source, idmap }
     } else {
         let fstype = typ.unwrap_or("none").to_string();
         let source = m
@@ -153,11 +159,12 @@ pub fn plan(spec: &Spec, bundle: &Path) -> Result<Plan, RootfsError> {
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(mount_options::propagation_flag)
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    let userns = ContainerUserns::of_spec(spec);
     let mut before_pivot = spec
         .mounts()
         .iter()
         .flatten()
-        .map(|m| mount_step(bundle, m).map(Op::Mount))
+        .map(|m| mount_step(bundle, m, &userns).map(Op::Mount))
         .collect::<Result<Vec<_>, _>>()?;
     if !dev_is_bind(&before_pivot) {
         for node in devices::default_devices() {
@@ -296,13 +303,15 @@ mod tests {
                 (
                     Path::new("/data"),
                     &MountKind::Bind {
-                        source: "/b/vol".into()
+                        source: "/b/vol".into(),
+                        idmap: None
                     }
                 ),
                 (
                     Path::new("/dev"),
                     &MountKind::Bind {
-                        source: "/dev".into()
+                        source: "/dev".into(),
+                        idmap: None
                     }
                 ),
             ]
@@ -331,11 +340,31 @@ mod tests {
                              "options": ["rbind", "rro", "rrrro"]}]),
         );
         assert!(e.contains("unknown mount option(s) \"rrrro\""), "{e}");
+        // idmap without mappings, and the container without a user namespace.
         let e = with(
             json!([{"destination": "/x", "type": "bind", "source": "/tmp",
                              "options": ["rbind", "idmap"]}]),
         );
-        assert!(e.contains("not supported: mount option idmap"), "{e}");
+        assert!(
+            e.starts_with("error mounting \"/tmp\" to rootfs at \"/x\": mount option idmap"),
+            "{e}"
+        );
+        let e = with(
+            json!([{"destination": "/y", "type": "bind", "source": "/tmp",
+            "options": ["rbind"], "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}]),
+        );
+        assert!(
+            e.contains("at \"/y\": uidMappings without gidMappings"),
+            "{e}"
+        );
+        let e = with(
+            json!([{"destination": "/z", "type": "tmpfs", "source": "tmpfs",
+            "options": ["ridmap"]}]),
+        );
+        assert!(
+            e.contains("at \"/z\": id-mapped mounts are only supported for bind mounts"),
+            "{e}"
+        );
         let e = with(json!([
             {"destination": "/ok", "type": "tmpfs", "source": "tmpfs"},
             {"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}
@@ -344,6 +373,75 @@ mod tests {
         let mut v = crate::spec::template::default_spec();
         v["linux"]["devices"] = json!([{"path": "/dev/x", "type": "a", "major": 1, "minor": 1}]);
         assert!(plan(&spec(v), Path::new("/b")).is_err());
+    }
+
+    /// Id-mapped binds are classified with their mapping: the mount's own, or with `idmap`
+    /// alone the container's user namespace mappings; other mounts have none.
+    #[test]
+    fn idmapped_binds() {
+        use super::idmap::{IdRange, IdmapUserns};
+        let mut v = crate::spec::template::default_spec();
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        v["mounts"] = json!([
+            {"destination": "/a", "type": "bind", "source": "a", "options": ["rbind", "ridmap"]},
+            {"destination": "/b", "type": "bind", "source": "/b", "options": ["bind"],
+             "uidMappings": [{"containerID": 1, "hostID": 2, "size": 3}],
+             "gidMappings": [{"containerID": 4, "hostID": 5, "size": 6}]},
+            {"destination": "/c", "type": "bind", "source": "/c", "options": ["bind"]}
+        ]);
+        let p = plan(&spec(v), Path::new("/bundle")).unwrap();
+        let r = |container, host, size| IdRange {
+            container,
+            host,
+            size,
+        };
+        let m = mounts(&p);
+        assert_eq!(
+            m[0].1,
+            &MountKind::Bind {
+                source: "/bundle/a".into(),
+                idmap: Some(Idmap {
+                    userns: IdmapUserns::Mappings {
+                        uid: vec![r(0, 100000, 65536)],
+                        gid: vec![r(0, 200000, 65536)],
+                    },
+                    recursive: true,
+                }),
+            }
+        );
+        assert_eq!(
+            m[1].1,
+            &MountKind::Bind {
+                source: "/b".into(),
+                idmap: Some(Idmap {
+                    userns: IdmapUserns::Mappings {
+                        uid: vec![r(1, 2, 3)],
+                        gid: vec![r(4, 5, 6)],
+                    },
+                    recursive: false,
+                }),
+            }
+        );
+        assert!(matches!(m[2].1, MountKind::Bind { idmap: None, .. }));
+        // Joining a user namespace by path: `idmap` alone takes that namespace.
+        let mut v = crate::spec::template::default_spec();
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user", "path": "/proc/7/ns/user"}));
+        v["mounts"] = json!([{"destination": "/a", "type": "bind", "source": "/a",
+                              "options": ["bind", "idmap"]}]);
+        let p = plan(&spec(v), Path::new("/bundle")).unwrap();
+        assert!(matches!(
+            mounts(&p)[0].1,
+            MountKind::Bind { idmap: Some(Idmap { userns: IdmapUserns::Path(path), recursive: false }), .. }
+                if path == Path::new("/proc/7/ns/user")
+        ));
     }
 
     /// Destinations that climb out or go through symlinks are not the plan's to judge: they

@@ -5,6 +5,7 @@ mod cli;
 mod devices;
 mod features;
 mod hooks;
+mod idmap;
 mod lifecycle;
 mod mounts;
 mod namespaces;
@@ -22,6 +23,7 @@ pub fn all() -> Vec<TestCase> {
     v.extend(process::tests());
     v.extend(namespaces::tests());
     v.extend(mounts::tests());
+    v.extend(idmap::tests());
     v.extend(devices::tests());
     v.extend(security::tests());
     v.extend(seccomp_notify::tests());

@@ -37,7 +37,7 @@ pub fn tests() -> Vec<crate::harness::TestCase> {
     ]
 }
 
-fn write_host(path: &Path, text: &str) -> Result<(), Failure> {
+pub(super) fn write_host(path: &Path, text: &str) -> Result<(), Failure> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| Failure::Io {
             what: format!("mkdir {}", parent.display()),
@@ -135,11 +135,11 @@ fn bind_ro(ctx: &Ctx) -> Outcome {
 }
 
 /// A tmpfs mounted on the host for one test, unmounted (lazily) when the test ends.
-struct HostTmpfs(std::path::PathBuf);
+pub(super) struct HostTmpfs(std::path::PathBuf);
 
 impl HostTmpfs {
     /// None when the host refuses the mount (the test then skips).
-    fn mount(at: &Path) -> Result<Option<HostTmpfs>, Failure> {
+    pub(super) fn mount(at: &Path) -> Result<Option<HostTmpfs>, Failure> {
         std::fs::create_dir_all(at).map_err(|source| Failure::Io {
             what: format!("mkdir {}", at.display()),
             source,
