@@ -1,0 +1,509 @@
+//! `restore`: a new container (state directory, first state, cgroup) around a process CRIU
+//! brings back. As runc: the rootfs is bind-mounted at `<state dir>/criu-root` (CRIU wants a
+//! mount point whose parent is not overmounted), the config's mount points are made in the
+//! rootfs (not below a tmpfs, whose content CRIU restores), bind mounts and cgroup binds are
+//! handed to CRIU as external mounts, namespaces named by path are joined (net and pid handed
+//! over open, as runc's `extRoot<Type>NS`), the caller's pipes replace the checkpointed
+//! init's (descriptors.json), prestart and createRuntime hooks run when CRIU has set up the
+//! namespaces (CRIU's `setup-namespaces` action, through `rrun criu-action`). The restored
+//! init is CRIU's sibling, so the caller's child; its pid goes into state.json and
+//! `--pid-file`. A failure undoes everything (the mount first, then the cgroup and the
+//! directory).
+
+use super::criu;
+use super::dump::{cgroup_binds, existing_config_file, mkdir};
+use super::error::CheckpointError;
+use super::options::RestoreOptions;
+use super::plan::{self, RestoreInput};
+use crate::cgroups::{self, Layout, Manager};
+use crate::container::state::SavedState;
+use crate::container::{Container, ContainerDir, ContainerError};
+use crate::hooks::{self, DefaultEnv, Kind};
+use crate::log::Log;
+use nix::mount::{MntFlags, MsFlags};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// The mount point of the rootfs for CRIU, in the state directory (runc's name).
+pub const CRIU_ROOT: &str = "criu-root";
+/// Where CRIU writes the restored init's pid.
+pub const CRIU_PID: &str = "criu.pid";
+
+/// A restored container, still locked by the caller, and its init.
+pub struct Restored {
+    pub container: Container,
+    pub pid: i32,
+}
+
+/// Undoes a restore that did not finish. The rootfs mount goes first: the state directory is
+/// removed recursively only once nothing is mounted below it.
+struct Undo {
+    dir: PathBuf,
+    criu_root: Option<PathBuf>,
+    cgroup: Option<Box<dyn Manager>>,
+    pid: Option<i32>,
+    armed: bool,
+}
+
+impl Undo {
+    /// Unmount and remove the rootfs mount point; false if it is still there.
+    fn unmount_root(&mut self) -> bool {
+        let Some(r) = self.criu_root.take() else {
+            return true;
+        };
+        let _ = nix::mount::umount2(&r, MntFlags::MNT_DETACH);
+        match std::fs::remove_dir(&r) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(_) => {
+                self.criu_root = Some(r);
+                false
+            }
+        }
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        let unmounted = self.unmount_root();
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.kill_all();
+            let _ = cg.destroy();
+        }
+        if unmounted {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError {
+    let path = path.to_path_buf();
+    move |source| CheckpointError::Io { op, path, source }
+}
+
+/// The checkpoint's descriptors.json (runc fails without it too).
+fn read_descriptors(images: &Path) -> Result<Vec<String>, CheckpointError> {
+    let path = images.join(plan::DESCRIPTORS);
+    let bad = |why: String| CheckpointError::Descriptors {
+        path: path.clone(),
+        why,
+    };
+    let data = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
+    serde_json::from_slice(&data).map_err(|e| bad(e.to_string()))
+}
+
+/// CRIU's name of a namespace it joins (`--join-ns`); net and pid are external instead, and a
+/// cgroup namespace cannot be joined (runc: "Do not know how to handle namespace").
+fn join_name(typ: LinuxNamespaceType) -> Option<&'static str> {
+    match typ {
+        LinuxNamespaceType::Mount => Some("mnt"),
+        LinuxNamespaceType::Uts => Some("uts"),
+        LinuxNamespaceType::Ipc => Some("ipc"),
+        LinuxNamespaceType::User => Some("user"),
+        LinuxNamespaceType::Time => Some("time"),
+        _ => None,
+    }
+}
+
+/// The namespaces the config names by path: joined by CRIU, or (net, pid) opened here and
+/// handed to CRIU, whose fd numbers are the same as ours (close-on-exec cleared).
+#[allow(clippy::type_complexity)]
+fn namespaces(
+    spec: &Spec,
+) -> Result<
+    (
+        Vec<(&'static str, PathBuf)>,
+        Vec<(&'static str, i32)>,
+        Vec<OwnedFd>,
+    ),
+    CheckpointError,
+> {
+    let (mut join, mut inherit, mut keep) = (Vec::new(), Vec::new(), Vec::new());
+    let list = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in &list {
+        let Some(path) = ns.path().as_ref() else {
+            continue;
+        };
+        let typ = ns.typ();
+        let external = match typ {
+            LinuxNamespaceType::Network => Some("net"),
+            LinuxNamespaceType::Pid => Some("pid"),
+            _ => None,
+        };
+        if let Some(name) = external {
+            let f = std::fs::File::open(path).map_err(io("open", path))?;
+            let fd: OwnedFd = f.into();
+            nix::fcntl::fcntl(
+                fd.as_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )
+            .map_err(|source| CheckpointError::Sys {
+                op: "fcntl F_SETFD",
+                path: path.clone(),
+                source,
+            })?;
+            inherit.push((name, fd.as_raw_fd()));
+            keep.push(fd);
+            continue;
+        }
+        match join_name(typ) {
+            Some(name) => join.push((name, path.clone())),
+            None => {
+                return Err(CheckpointError::JoinNamespace {
+                    ns: typ.to_string(),
+                    path: path.clone(),
+                })
+            }
+        }
+    }
+    Ok((join, inherit, keep))
+}
+
+/// The container's cgroup as CRIU names it (the path in /proc/PID/cgroup), when the same path
+/// names it in every hierarchy (the cgroupfs driver's layout).
+fn cgroup_root(
+    layout: &Layout,
+    paths: &std::collections::BTreeMap<String, PathBuf>,
+) -> Option<String> {
+    let mut mounts: Vec<(&Path, &Path)> = layout
+        .v1_hierarchies()
+        .iter()
+        .map(|h| (h.mount_point.as_path(), h.root.as_path()))
+        .collect();
+    if let Some(u) = layout.unified() {
+        mounts.push((u.mount_point.as_path(), u.root.as_path()));
+    }
+    let mut found: Option<PathBuf> = None;
+    for dir in paths.values() {
+        let (mp, root) = mounts
+            .iter()
+            .filter(|(mp, _)| dir.starts_with(mp))
+            .max_by_key(|(mp, _)| mp.as_os_str().len())?;
+        let rel = Path::new("/").join(root).join(dir.strip_prefix(mp).ok()?);
+        match &found {
+            Some(f) if *f != rel => return None,
+            _ => found = Some(rel),
+        }
+    }
+    found.map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Make the config's mount points in the rootfs, except below a tmpfs of the config (CRIU
+/// restores those contents) and for the cgroup mount (CRIU restores the tmpfs of v1; the
+/// cgroup2 mount point appears with /sys). runc's `prepareCriuRestoreMounts`, without its
+/// temporary binds of bind sources (mount points inside bind mounts are not made).
+fn make_mount_points(spec: &Spec, rootfs: &Path, bundle: &Path) -> Result<(), CheckpointError> {
+    let mounts = spec.mounts().clone().unwrap_or_default();
+    let tmpfs: Vec<String> = mounts
+        .iter()
+        .filter(|m| m.typ().as_deref() == Some("tmpfs"))
+        .map(|m| plan::clean_dest(&m.destination().to_string_lossy()))
+        .collect();
+    let root = crate::rootfs::resolve::Root::open(rootfs).map_err(|e| CheckpointError::Io {
+        op: "open rootfs",
+        path: rootfs.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let binds = plan::bind_mounts(spec, bundle);
+    for m in &mounts {
+        let dest = plan::clean_dest(&m.destination().to_string_lossy());
+        if tmpfs.iter().any(|t| dest.starts_with(&format!("{t}/"))) {
+            continue;
+        }
+        if m.typ().as_deref() == Some("cgroup") {
+            continue;
+        }
+        let file_source = binds
+            .iter()
+            .find(|(d, _)| *d == dest)
+            .is_some_and(|(_, src)| std::fs::metadata(src).is_ok_and(|md| !md.is_dir()));
+        let made = if file_source {
+            root.create_file(Path::new(&dest), 0o644)
+        } else {
+            root.mkdir_all(Path::new(&dest), 0o755)
+        };
+        made.map_err(|e| CheckpointError::Io {
+            op: "create criu restore mountpoint",
+            path: PathBuf::from(&dest),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    }
+    Ok(())
+}
+
+/// The action script CRIU runs when the config has hooks to run on restore.
+fn action_script(spec: &Spec, root: &Path, id: &str) -> Result<Option<String>, CheckpointError> {
+    if Kind::Prestart.of(spec).is_empty() && Kind::CreateRuntime.of(spec).is_empty() {
+        return Ok(None);
+    }
+    let exe = std::env::current_exe().map_err(io("readlink", Path::new("/proc/self/exe")))?;
+    let root = std::path::absolute(root).map_err(io("absolute", root))?;
+    Ok(Some(format!(
+        "{} --root {} criu-action {}",
+        plan::shell_quote(&exe.to_string_lossy()),
+        plan::shell_quote(&root.to_string_lossy()),
+        plan::shell_quote(id)
+    )))
+}
+
+/// `rrun criu-action <id>`, run by CRIU at its action points (`CRTOOLS_SCRIPT_ACTION`): at
+/// `setup-namespaces` the prestart and createRuntime hooks run, with the state of the
+/// container being restored and the restored init's pid (`CRTOOLS_INIT_PID`), as runc runs
+/// them from CRIU's notification. Other actions do nothing.
+pub fn action(root: &Path, id: &str, action: &str, pid: i32) -> Result<(), CheckpointError> {
+    if action != "setup-namespaces" {
+        return Ok(());
+    }
+    let c = Container::open_unlocked(root, id)?;
+    let st = c.saved();
+    let mut state = st.oci(crate::container::state::Status::Creating);
+    state.pid = pid;
+    let json = state.to_json();
+    for kind in [Kind::Prestart, Kind::CreateRuntime] {
+        hooks::run_all(kind, &kind.of(&st.config), &json, DefaultEnv::Runtime)?;
+    }
+    Ok(())
+}
+
+/// `restore`.
+pub fn restore(
+    root: &Path,
+    opts: &RestoreOptions,
+    log: &dyn Log,
+) -> Result<Restored, CheckpointError> {
+    crate::container::validate_id(&opts.id)?;
+    let bundle = crate::spec::load(&opts.bundle)?;
+    for w in &bundle.warnings {
+        log.warn(w);
+    }
+    let spec = &bundle.spec;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal {
+        return Err(CheckpointError::Terminal);
+    }
+    if opts.console_socket.is_some() {
+        return Err(ContainerError::ConsoleSocketWithoutTerminal.into());
+    }
+    if opts.image_path.as_os_str().is_empty() {
+        return Err(CheckpointError::NoImagePath);
+    }
+    let descriptors = read_descriptors(&opts.image_path)?;
+    let (join_ns, inherit_ns, _ns_fds) = namespaces(spec)?;
+
+    let layout = cgroups::detect()?;
+    let cgroups_path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let cgroup = cgroups::manager(
+        &layout,
+        cgroups_path.as_deref(),
+        &opts.id,
+        opts.cgroup_driver,
+    )?;
+    let dir = ContainerDir::create(root, &opts.id)?;
+    let mut undo = Undo {
+        dir: dir.path.clone(),
+        criu_root: None,
+        cgroup: None,
+        pid: None,
+        armed: true,
+    };
+    let mut state = SavedState {
+        id: opts.id.clone(),
+        init_pid: 0,
+        init_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::timefmt::now(true),
+        owner: String::new(),
+        cgroup_paths: cgroup.paths(),
+        systemd_cgroup: opts.cgroup_driver == cgroups::Driver::Systemd,
+        creating: true,
+        // Never rrun's program: a restored init is running, not created.
+        init_exe: None,
+        config: spec.clone(),
+    };
+    dir.save(&state)?;
+    cgroup.create(log)?;
+    let cgroup = &**undo.cgroup.insert(cgroup);
+    if cgroup.paths() != state.cgroup_paths {
+        state.cgroup_paths = cgroup.paths();
+        dir.save(&state)?;
+    }
+
+    if let Some(w) = &opts.work_path {
+        mkdir(w)?;
+    }
+    make_mount_points(spec, &bundle.rootfs, &bundle.dir)?;
+    let criu_root = dir.path.join(CRIU_ROOT);
+    std::fs::create_dir(&criu_root).map_err(io("mkdir", &criu_root))?;
+    undo.criu_root = Some(criu_root.clone());
+    nix::mount::mount(
+        Some(&bundle.rootfs),
+        &criu_root,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|source| CheckpointError::Sys {
+        op: "bind mount the rootfs at",
+        path: criu_root.clone(),
+        source,
+    })?;
+    let pid_path = dir.path.join(CRIU_PID);
+    let input = RestoreInput {
+        opts,
+        spec,
+        bundle: &bundle.dir,
+        criu_root: &criu_root,
+        pid_file: &pid_path,
+        cgroup_root: cgroup_root(&layout, &cgroup.paths()),
+        cgroup_binds: cgroup_binds(spec, cgroup),
+        join_ns,
+        inherit_ns,
+        descriptors: &descriptors,
+        action_script: action_script(spec, root, &opts.id)?,
+        config_file: existing_config_file(spec),
+    };
+    let args = plan::restore_args(&input);
+    log.debug(&format!(
+        "running {} {}",
+        opts.criu.display(),
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    let ran = criu::run(&opts.criu, &args, false)?;
+    if !ran.status.success() {
+        let log_dir = opts.work_path.as_ref().unwrap_or(&opts.image_path);
+        return Err(criu::failure(
+            "restore",
+            &ran,
+            log_dir.join(plan::RESTORE_LOG),
+        ));
+    }
+    let bad_pid = |why: String| CheckpointError::RestoredPid {
+        path: pid_path.clone(),
+        why,
+    };
+    let text = std::fs::read_to_string(&pid_path).map_err(|e| bad_pid(e.to_string()))?;
+    let pid: i32 = text
+        .trim()
+        .parse()
+        .map_err(|_| bad_pid(format!("{:?} is not a pid", text.trim())))?;
+    undo.pid = Some(pid);
+    let start_time = crate::procinfo::stat::proc_stat(pid)
+        .filter(|s| s.state != 'Z' && s.state != 'X')
+        .map(|s| s.start_time)
+        .ok_or_else(|| bad_pid(format!("pid {pid} is not running")))?;
+    state.init_pid = pid;
+    state.init_start_time = start_time;
+    dir.save(&state)?;
+    // CRIU placed the processes under --cgroup-root (or where they were); the init is in the
+    // container's cgroup in any case, with the config's limits.
+    cgroup.add_process(pid)?;
+    let mut resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    if resources.devices().is_none() {
+        resources.set_devices(Some(Vec::new()));
+    }
+    cgroup.apply(&resources, log)?;
+    state.creating = false;
+    state.created = crate::timefmt::now(true);
+    dir.save(&state)?;
+    let _ = std::fs::remove_file(&pid_path);
+    if let Some(p) = &opts.pid_file {
+        crate::container::dir::write_pid_file(p, pid)?;
+    }
+    if !undo.unmount_root() {
+        log.warn(&format!(
+            "{} is still mounted after the restore",
+            criu_root.display()
+        ));
+    }
+    undo.armed = false;
+    undo.cgroup = None;
+    Ok(Restored {
+        container: Container::from_parts(dir, state),
+        pid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::{UnifiedHierarchy, V1Hierarchy};
+
+    fn hybrid() -> Layout {
+        Layout::Hybrid {
+            hierarchies: vec![
+                V1Hierarchy {
+                    mount_point: "/sys/fs/cgroup/memory".into(),
+                    root: "/".into(),
+                    controllers: vec!["memory".into()],
+                },
+                V1Hierarchy {
+                    mount_point: "/sys/fs/cgroup/cpu,cpuacct".into(),
+                    root: "/".into(),
+                    controllers: vec!["cpu".into(), "cpuacct".into()],
+                },
+            ],
+            unified: UnifiedHierarchy {
+                mount_point: "/sys/fs/cgroup/unified".into(),
+                root: "/".into(),
+                controllers: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn one_cgroup_root_when_every_hierarchy_agrees() {
+        let mut p = std::collections::BTreeMap::new();
+        p.insert(
+            "memory".to_string(),
+            PathBuf::from("/sys/fs/cgroup/memory/rrun/c1"),
+        );
+        p.insert(
+            "cpu".to_string(),
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/rrun/c1"),
+        );
+        p.insert(
+            String::new(),
+            PathBuf::from("/sys/fs/cgroup/unified/rrun/c1"),
+        );
+        assert_eq!(cgroup_root(&hybrid(), &p).as_deref(), Some("/rrun/c1"));
+        p.insert(
+            "memory".to_string(),
+            PathBuf::from("/sys/fs/cgroup/memory/other"),
+        );
+        assert_eq!(cgroup_root(&hybrid(), &p), None);
+    }
+
+    #[test]
+    fn join_names() {
+        assert_eq!(join_name(LinuxNamespaceType::Mount), Some("mnt"));
+        assert_eq!(join_name(LinuxNamespaceType::Cgroup), None);
+    }
+}
