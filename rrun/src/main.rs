@@ -40,6 +40,9 @@ pub struct Cli {
     /// enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name"
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
+    /// path to the criu binary used for checkpoint and restore
+    #[arg(long, global = true, default_value = "criu")]
+    pub criu: PathBuf,
     /// print the version
     #[arg(short = 'v', long)]
     pub version: bool,
@@ -79,6 +82,13 @@ pub enum Cmd {
     Update(commands::update::UpdateArgs),
     /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
     Events(commands::events::EventsArgs),
+    /// checkpoint a running container
+    Checkpoint(commands::checkpoint::CheckpointArgs),
+    /// restore a container from a previous checkpoint
+    Restore(commands::restore::RestoreArgs),
+    /// run by criu restore at its action points (runs the hooks at setup-namespaces)
+    #[command(hide = true, name = "criu-action")]
+    CriuAction(commands::restore::CriuActionArgs),
 }
 
 fn logger(cli: &Cli) -> Result<Logger, String> {
@@ -130,7 +140,7 @@ fn subcommand_word(args: &[std::ffi::OsString]) -> Option<&str> {
     let mut it = args.iter().skip(1).map(|a| a.to_str().unwrap_or(""));
     while let Some(a) = it.next() {
         match a {
-            "--root" | "--log" | "--log-format" => {
+            "--root" | "--log" | "--log-format" | "--criu" => {
                 it.next();
             }
             _ if a.starts_with('-') => {}
@@ -206,6 +216,8 @@ mod tests {
         let a = w("rrun --root=/r --debug exec -t id sh");
         assert_eq!(subcommand_word(&a), Some("exec"));
         assert_eq!(subcommand_word(&w("rrun --version")), None);
+        let a = w("rrun --criu /usr/sbin/criu checkpoint id");
+        assert_eq!(subcommand_word(&a), Some("checkpoint"));
         assert_eq!(
             subcommand_word(&w("rrun --root run state x")),
             Some("state")
