@@ -386,6 +386,28 @@ fn fake_dump_arguments_then_the_container_is_gone() {
 }
 
 #[test]
+fn fake_dump_of_a_paused_container() {
+    let r = Rrun::new();
+    let f = Fake::new();
+    let (_b, id, pid) = running(&r, &["sleep", "1000"]);
+    r.ok(&["pause", &id]);
+    let tmp = TempDir::new("ckpt");
+    let img = tmp.path().join("img");
+    let started = Instant::now();
+    ok(&with_fake(
+        &r,
+        &f,
+        &[],
+        &["checkpoint", "--image-path", img.to_str().unwrap(), &id],
+    ));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(wait_dead(pid));
+    assert!(r
+        .fails(&["state", &id])
+        .contains("container does not exist"));
+}
+
+#[test]
 fn fake_leave_running_and_pre_dump_keep_the_container() {
     let r = Rrun::new();
     let f = Fake::new();

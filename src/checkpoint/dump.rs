@@ -222,7 +222,11 @@ pub fn checkpoint(
     if opts.keeps_container() {
         return Ok(());
     }
-    // CRIU killed the container's processes after the dump; what is left goes with it.
+    // CRIU killed the container's processes after the dump; what is left goes with it. A
+    // container checkpointed while paused is thawed first (SIGKILL waits for the thaw).
+    if cg.is_frozen().unwrap_or(false) {
+        cg.thaw()?;
+    }
     c.kill_init()?;
     c.destroy(log)?;
     Ok(())
