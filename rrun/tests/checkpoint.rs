@@ -889,3 +889,106 @@ fn counter_is_checkpointed_deleted_restored_and_continues() {
     }
     assert!(count() > at_dump + 2, "counter continued from {at_dump}");
 }
+
+/// Every option rrun may pass is one the host's CRIU knows (it then fails on the empty image
+/// directory or on this kernel, never on its command line).
+#[test]
+fn real_criu_accepts_every_option() {
+    use librrun::checkpoint::plan::{self, DumpInput, RestoreInput};
+    use librrun::checkpoint::{CgroupsMode, CheckpointOptions, PageServer, RestoreOptions};
+    if !Path::new(REAL_CRIU).exists() {
+        eprintln!("SKIPPED: no {REAL_CRIU}");
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let spec: oci_spec::runtime::Spec = serde_json::from_value(b.config.clone()).unwrap();
+    let tmp = TempDir::new("ckpt-opts");
+    let img = tmp.path().join("img");
+    std::fs::create_dir(&img).unwrap();
+    let nsfile = tmp.path().join("uts");
+    std::fs::write(&nsfile, "").unwrap();
+    let mut o = CheckpointOptions::new(REAL_CRIU.into(), img.clone());
+    o.work_path = Some(img.clone());
+    o.parent_path = Some("../p".into());
+    (
+        o.leave_running,
+        o.tcp_established,
+        o.ext_unix_sk,
+        o.shell_job,
+    ) = (true, true, true, true);
+    (o.lazy_pages, o.file_locks, o.auto_dedup) = (true, true, true);
+    o.status_fd = 2;
+    o.page_server = Some(PageServer {
+        address: "127.0.0.1".into(),
+        port: 9,
+    });
+    o.manage_cgroups_mode = Some(CgroupsMode::Full);
+    let dump = plan::dump_args(&DumpInput {
+        opts: &o,
+        pid: 1,
+        rootfs: &b.rootfs(),
+        bundle: b.path(),
+        spec: &spec,
+        freezer: Some("/sys/fs/cgroup/freezer".into()),
+        external_ns: vec![("net", 1), ("pid", 2)],
+        masked_files: vec!["/proc/keys".into()],
+        cgroup_binds: vec!["/sys/fs/cgroup/memory".into()],
+        config_file: Some(nsfile.clone()),
+    });
+    let ro = RestoreOptions {
+        criu: REAL_CRIU.into(),
+        id: "x".into(),
+        bundle: b.path().into(),
+        console_socket: None,
+        image_path: img.clone(),
+        work_path: Some(img.clone()),
+        tcp_established: true,
+        ext_unix_sk: true,
+        shell_job: true,
+        file_locks: true,
+        manage_cgroups_mode: Some(CgroupsMode::Soft),
+        detach: true,
+        pid_file: None,
+        auto_dedup: true,
+        lazy_pages: true,
+        lsm_profile: Some("apparmor:x".into()),
+        lsm_mount_context: Some("ctx".into()),
+        cgroup_driver: librrun::cgroups::Driver::Cgroupfs,
+    };
+    let desc = vec!["pipe:[1]".to_string()];
+    let restore = plan::restore_args(&RestoreInput {
+        opts: &ro,
+        spec: &spec,
+        bundle: b.path(),
+        criu_root: &b.rootfs(),
+        pid_file: &tmp.path().join("pid"),
+        cgroup_root: Some("/x".into()),
+        cgroup_binds: vec![(
+            "/sys/fs/cgroup/memory".into(),
+            "/sys/fs/cgroup/memory".into(),
+        )],
+        join_ns: vec![("uts", nsfile.clone())],
+        inherit_ns: vec![("net", 2)],
+        descriptors: &desc,
+        action_script: Some("true".into()),
+        config_file: None,
+    });
+    for args in [dump, restore] {
+        let out = std::process::Command::new(REAL_CRIU)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success());
+        for bad in [
+            "unrecognized option",
+            "Unknown option",
+            "invalid argument for",
+            "Usage:",
+        ] {
+            assert!(!text.contains(bad), "{args:?}: {text}");
+        }
+    }
+}
