@@ -36,6 +36,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 logdir="${work:-$images}"
+if [ -n "$FAKE_CRIU_HANG" ]; then
+  echo $$ > "$FAKE_CRIU_DIR/hang.pid"
+  exec /bin/busybox sleep 1000
+fi
 if [ -n "$FAKE_CRIU_FAIL" ]; then
   echo "(00.000001) Error (fake/criu.c:1): $FAKE_CRIU_FAIL" > "$logdir/$logf"
   exit 1
@@ -796,6 +800,57 @@ fn fake_restore_failure_leaves_nothing() {
         ],
     ));
     assert_eq!(r.state(&id)["status"], "running");
+}
+
+/// A restore killed while CRIU runs leaves the rootfs bound in the state directory;
+/// `delete --force` unmounts it before removing the directory, so the rootfs survives.
+#[test]
+fn killed_restore_is_cleaned_by_delete_force_and_the_rootfs_survives() {
+    let r = Rrun::new();
+    let f = Fake::new();
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let (_tmp, img) = checkpointed(&r, &f, &b);
+    let id = r.id();
+    let bin = f.bin();
+    let (k, v) = f.env();
+    let mut child = r
+        .cmd()
+        .env(k, &v)
+        .env("FAKE_CRIU_HANG", "1")
+        .args(["--criu", &bin, "restore", "-d", "-b"])
+        .arg(b.path())
+        .arg("--image-path")
+        .arg(&img)
+        .arg(&id)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let hang = f.dir.path().join("hang.pid");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !hang.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(hang.exists(), "the fake criu did not start");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let criu_pid: i32 = std::fs::read_to_string(&hang)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(criu_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert_eq!(mounts_containing(&format!("{id}/criu-root")).len(), 1);
+    r.ok(&["delete", "--force", &id]);
+    assert!(mounts_containing(&format!("{id}/criu-root")).is_empty());
+    assert!(!r.root.path().join(&id).exists());
+    assert!(
+        b.rootfs().join("bin/busybox").exists(),
+        "the rootfs was removed"
+    );
 }
 
 #[test]
