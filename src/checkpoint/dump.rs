@@ -124,17 +124,6 @@ pub(super) fn cgroup_binds(spec: &Spec, cg: &dyn Manager) -> Vec<(String, PathBu
         .collect()
 }
 
-/// The init's fds 0, 1 and 2 as runc records them (`readlink /proc/PID/fd/N`).
-fn descriptors(pid: i32) -> Vec<String> {
-    (0..3)
-        .map(|n| {
-            std::fs::read_link(format!("/proc/{pid}/fd/{n}"))
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "/dev/null".into())
-        })
-        .collect()
-}
-
 /// The config file CRIU reads, when it exists.
 pub(super) fn existing_config_file(spec: &Spec) -> Option<PathBuf> {
     plan::criu_config_file(spec).filter(|p| p.exists())
@@ -194,7 +183,13 @@ pub fn checkpoint(
     };
     let descriptors_path = opts.image_path.join(plan::DESCRIPTORS);
     if !opts.pre_dump {
-        let json = serde_json::to_vec(&descriptors(pid)).expect("strings serialise");
+        // What the container was made with (runc's rule); a state saved by an older rrun has
+        // none, and the init's fds now stand in.
+        let stdio = st
+            .stdio
+            .clone()
+            .unwrap_or_else(|| crate::container::state::stdio_of(&pid.to_string()));
+        let json = serde_json::to_vec(&stdio).expect("strings serialise");
         std::fs::write(&descriptors_path, json).map_err(io("write", &descriptors_path))?;
     }
     log.debug(&format!(

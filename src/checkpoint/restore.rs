@@ -339,6 +339,8 @@ pub fn restore(
         creating: true,
         // Never rrun's program: a restored init is running, not created.
         init_exe: None,
+        // CRIU hands our stdio to the restored init (--inherit-fd), as runc records them.
+        stdio: Some(crate::container::state::stdio_of("self")),
         config: spec.clone(),
     };
     dir.save(&state)?;

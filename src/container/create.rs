@@ -232,6 +232,7 @@ impl Container {
             systemd_cgroup: opts.cgroup_driver == cgroups::Driver::Systemd,
             creating: true,
             init_exe: super::state::own_exe_id(),
+            stdio: None,
             config: bundle.spec.clone(),
         };
         crate::faults::point("create:dir");
@@ -311,6 +312,8 @@ impl Container {
         {
             return Err(ContainerError::InitExited { pid });
         }
+        // The init's stdio as it will exec with them (set up by now, the terminal too).
+        state.stdio = Some(super::state::stdio_of(&pid.to_string()));
         state.creating = false;
         dir.save(&state)?;
         crate::faults::point("create:saved");
