@@ -889,9 +889,13 @@ fn restore_refusals() {
 }
 
 /// The acceptance test: a counter is checkpointed (the container goes), restored under the
-/// same id, and counts on from where it was. Runs where CRIU works.
+/// same id, and counts on from where it was, on the same pipes (runc's checkpoint tests use
+/// pipes as the container's stdio too: CRIU hands them over with --inherit-fd). Runs where
+/// CRIU works.
 #[test]
 fn counter_is_checkpointed_deleted_restored_and_continues() {
+    use std::io::Read;
+    use std::process::Stdio;
     if let Some(reason) = criu_broken() {
         eprintln!("SKIPPED: criu check fails here: {reason}");
         return;
@@ -900,24 +904,54 @@ fn counter_is_checkpointed_deleted_restored_and_continues() {
     let b = Bundle::busybox(&[
         "/bin/sh",
         "-c",
-        "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done",
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; echo tick $i; sleep 0.1; done",
     ]);
     let id = r.id();
-    r.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let (in_r, _in_w) = nix::unistd::pipe().unwrap();
+    let (out_r, out_w) = nix::unistd::pipe().unwrap();
+    let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::from(out_r);
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    // rrun with the pipes as its stdio (and so the container's).
+    let piped = |args: &[&str]| {
+        let st = r
+            .cmd()
+            .args(args)
+            .stdin(Stdio::from(in_r.try_clone().unwrap()))
+            .stdout(Stdio::from(out_w.try_clone().unwrap()))
+            .stderr(Stdio::from(out_w.try_clone().unwrap()))
+            .status()
+            .unwrap();
+        assert!(st.success(), "rrun {args:?}: {}", output.lock().unwrap());
+    };
     let count = || -> u64 {
         std::fs::read_to_string(b.rootfs().join("tmp/count"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0)
     };
+    let bundle = b.path().to_str().unwrap();
+    piped(&["run", "-d", "-b", bundle, &id]);
     std::thread::sleep(Duration::from_millis(800));
     let img = TempDir::new("ckpt");
-    r.ok(&[
+    let img_path = img.path().to_str().unwrap();
+    piped(&[
         "--criu",
         REAL_CRIU,
         "checkpoint",
         "--image-path",
-        img.path().to_str().unwrap(),
+        img_path,
         &id,
     ]);
     assert!(r
@@ -927,15 +961,15 @@ fn counter_is_checkpointed_deleted_restored_and_continues() {
     assert!(at_dump > 0);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(count(), at_dump, "the counter stopped with the checkpoint");
-    r.ok(&[
+    piped(&[
         "--criu",
         REAL_CRIU,
         "restore",
         "-d",
         "-b",
-        b.path().to_str().unwrap(),
+        bundle,
         "--image-path",
-        img.path().to_str().unwrap(),
+        img_path,
         &id,
     ]);
     assert_eq!(r.state(&id)["status"], "running");
@@ -944,6 +978,17 @@ fn counter_is_checkpointed_deleted_restored_and_continues() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(count() > at_dump + 2, "counter continued from {at_dump}");
+    // And it still writes to the same pipe.
+    let next = format!("tick {}", at_dump + 2);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !output.lock().unwrap().contains(&next) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        output.lock().unwrap().contains(&next),
+        "{}",
+        output.lock().unwrap()
+    );
 }
 
 /// Every option rrun may pass is one the host's CRIU knows (it then fails on the empty image
