@@ -239,8 +239,9 @@ pub struct RestoreInput<'a> {
     pub criu_root: &'a Path,
     /// Where CRIU writes the restored init's pid.
     pub pid_file: &'a Path,
-    /// The container's cgroup, relative to its hierarchies (when one path names it in all).
-    pub cgroup_root: Option<String>,
+    /// `--cgroup-root` values: `controller:/path` per v1 controller, `/path` (the default
+    /// root) for cgroup2.
+    pub cgroup_roots: Vec<String>,
     /// The v1 cgroup binds: (destination, the new container's cgroup directory).
     pub cgroup_binds: Vec<(String, PathBuf)>,
     /// Namespaces the config names by path that CRIU joins (`--join-ns`): (name, path).
@@ -270,7 +271,7 @@ pub fn restore_args(i: &RestoreInput<'_>) -> Vec<OsString> {
     push(&mut a, &["--restore-detached", "--restore-sibling"]);
     push_path(&mut a, "--pidfile", i.pid_file);
     a.push("--evasive-devices".into());
-    if let Some(root) = &i.cgroup_root {
+    for root in &i.cgroup_roots {
         push(&mut a, &["--cgroup-root", root]);
     }
     for (flag, on) in [
@@ -559,7 +560,7 @@ mod tests {
             bundle: Path::new("/b"),
             criu_root: Path::new("/run/rrun/c1/criu-root"),
             pid_file: Path::new("/run/rrun/c1/criu.pid"),
-            cgroup_root: Some("/c1".into()),
+            cgroup_roots: vec!["memory:/c1".into(), "/c1".into()],
             cgroup_binds: vec![(
                 "/sys/fs/cgroup/memory".into(),
                 "/sys/fs/cgroup/memory/c1".into(),
@@ -587,6 +588,8 @@ mod tests {
                 "--pidfile",
                 "/run/rrun/c1/criu.pid",
                 "--evasive-devices",
+                "--cgroup-root",
+                "memory:/c1",
                 "--cgroup-root",
                 "/c1",
                 "--empty-ns",
@@ -629,7 +632,7 @@ mod tests {
             bundle: Path::new("/b"),
             criu_root: Path::new("/cr"),
             pid_file: Path::new("/p"),
-            cgroup_root: None,
+            cgroup_roots: vec![],
             cgroup_binds: vec![],
             join_ns: vec![("uts", "/run/netns/u".into())],
             inherit_ns: vec![("net", 3)],

@@ -171,33 +171,44 @@ fn namespaces(
     Ok((join, inherit, keep))
 }
 
-/// The container's cgroup as CRIU names it (the path in /proc/PID/cgroup), when the same path
-/// names it in every hierarchy (the cgroupfs driver's layout).
-fn cgroup_root(
+/// Where CRIU restores the container's cgroups (`--cgroup-root`), as runc's `CgRoot` entries:
+/// the container's cgroup as /proc/PID/cgroup names it, for each v1 controller (`cpu:/c1`,
+/// `name=systemd:/c1`), and for the cgroup2 hierarchy as the default root (`/c1`, which CRIU
+/// uses for what no controller entry names). A hierarchy holding none of the container's
+/// directories gets no entry.
+fn cgroup_roots(
     layout: &Layout,
     paths: &std::collections::BTreeMap<String, PathBuf>,
-) -> Option<String> {
-    let mut mounts: Vec<(&Path, &Path)> = layout
-        .v1_hierarchies()
-        .iter()
-        .map(|h| (h.mount_point.as_path(), h.root.as_path()))
-        .collect();
-    if let Some(u) = layout.unified() {
-        mounts.push((u.mount_point.as_path(), u.root.as_path()));
-    }
-    let mut found: Option<PathBuf> = None;
-    for dir in paths.values() {
-        let (mp, root) = mounts
-            .iter()
-            .filter(|(mp, _)| dir.starts_with(mp))
-            .max_by_key(|(mp, _)| mp.as_os_str().len())?;
-        let rel = Path::new("/").join(root).join(dir.strip_prefix(mp).ok()?);
-        match &found {
-            Some(f) if *f != rel => return None,
-            _ => found = Some(rel),
+) -> Vec<String> {
+    let rel = |dir: &Path, mp: &Path, root: &Path| -> Option<String> {
+        let r = Path::new("/").join(root).join(dir.strip_prefix(mp).ok()?);
+        Some(r.to_string_lossy().into_owned())
+    };
+    let dir_in = |mp: &Path| {
+        paths
+            .values()
+            .find(|d| d.starts_with(mp) && d.as_path() != mp)
+    };
+    let mut out = Vec::new();
+    for h in layout.v1_hierarchies() {
+        let Some(r) = dir_in(&h.mount_point).and_then(|d| rel(d, &h.mount_point, &h.root)) else {
+            continue;
+        };
+        for c in &h.controllers {
+            out.push(format!("{c}:{r}"));
         }
     }
-    found.map(|p| p.to_string_lossy().into_owned())
+    if let Some(u) = layout.unified() {
+        // On hybrid hosts the v1 hierarchies are mounted below the cgroup2 one's parent, not
+        // below it: a v1 directory never starts with the cgroup2 mount point.
+        if let Some(r) = paths
+            .get(cgroups::UNIFIED_KEY)
+            .and_then(|d| rel(d, &u.mount_point, &u.root))
+        {
+            out.push(r);
+        }
+    }
+    out
 }
 
 /// Make the config's mount points in the rootfs, except below a tmpfs of the config (CRIU
@@ -377,7 +388,7 @@ pub fn restore(
         bundle: &bundle.dir,
         criu_root: &criu_root,
         pid_file: &pid_path,
-        cgroup_root: cgroup_root(&layout, &cgroup.paths()),
+        cgroup_roots: cgroup_roots(&layout, &cgroup.paths()),
         cgroup_binds: cgroup_binds(spec, cgroup),
         join_ns,
         inherit_ns,
@@ -481,26 +492,24 @@ mod tests {
     }
 
     #[test]
-    fn one_cgroup_root_when_every_hierarchy_agrees() {
+    fn cgroup_roots_per_controller_and_cgroup2_as_default() {
         let mut p = std::collections::BTreeMap::new();
         p.insert(
             "memory".to_string(),
-            PathBuf::from("/sys/fs/cgroup/memory/rrun/c1"),
+            PathBuf::from("/sys/fs/cgroup/memory/nested/c1"),
         );
         p.insert(
             "cpu".to_string(),
-            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/rrun/c1"),
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/c1"),
         );
-        p.insert(
-            String::new(),
-            PathBuf::from("/sys/fs/cgroup/unified/rrun/c1"),
+        p.insert(String::new(), PathBuf::from("/sys/fs/cgroup/unified/c1"));
+        assert_eq!(
+            cgroup_roots(&hybrid(), &p),
+            ["memory:/nested/c1", "cpu:/c1", "cpuacct:/c1", "/c1"]
         );
-        assert_eq!(cgroup_root(&hybrid(), &p).as_deref(), Some("/rrun/c1"));
-        p.insert(
-            "memory".to_string(),
-            PathBuf::from("/sys/fs/cgroup/memory/other"),
-        );
-        assert_eq!(cgroup_root(&hybrid(), &p), None);
+        p.remove("");
+        p.remove("memory");
+        assert_eq!(cgroup_roots(&hybrid(), &p), ["cpu:/c1", "cpuacct:/c1"]);
     }
 
     #[test]
