@@ -1063,7 +1063,7 @@ fn real_criu_accepts_every_option() {
         bundle: b.path(),
         criu_root: &b.rootfs(),
         pid_file: &tmp.path().join("pid"),
-        cgroup_roots: vec!["memory:/x".into(), "name=systemd:/x".into(), "/x".into()],
+        cgroup_roots: vec!["memory:/x".into(), "name=systemd:/x".into(), ":/x".into()],
         cgroup_binds: vec![(
             "/sys/fs/cgroup/memory".into(),
             "/sys/fs/cgroup/memory".into(),

@@ -239,8 +239,7 @@ pub struct RestoreInput<'a> {
     pub criu_root: &'a Path,
     /// Where CRIU writes the restored init's pid.
     pub pid_file: &'a Path,
-    /// `--cgroup-root` values: `controller:/path` per v1 controller, `/path` (the default
-    /// root) for cgroup2.
+    /// `--cgroup-root` values: `controller:/path` per v1 controller, `:/path` for cgroup2.
     pub cgroup_roots: Vec<String>,
     /// The v1 cgroup binds: (destination, the new container's cgroup directory).
     pub cgroup_binds: Vec<(String, PathBuf)>,
@@ -560,7 +559,7 @@ mod tests {
             bundle: Path::new("/b"),
             criu_root: Path::new("/run/rrun/c1/criu-root"),
             pid_file: Path::new("/run/rrun/c1/criu.pid"),
-            cgroup_roots: vec!["memory:/c1".into(), "/c1".into()],
+            cgroup_roots: vec!["memory:/c1".into(), ":/c1".into()],
             cgroup_binds: vec![(
                 "/sys/fs/cgroup/memory".into(),
                 "/sys/fs/cgroup/memory/c1".into(),
@@ -591,7 +590,7 @@ mod tests {
                 "--cgroup-root",
                 "memory:/c1",
                 "--cgroup-root",
-                "/c1",
+                ":/c1",
                 "--empty-ns",
                 "net",
                 "--ext-mount-map",

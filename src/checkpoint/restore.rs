@@ -173,9 +173,10 @@ fn namespaces(
 
 /// Where CRIU restores the container's cgroups (`--cgroup-root`), as runc's `CgRoot` entries:
 /// the container's cgroup as /proc/PID/cgroup names it, for each v1 controller (`cpu:/c1`,
-/// `name=systemd:/c1`), and for the cgroup2 hierarchy as the default root (`/c1`, which CRIU
-/// uses for what no controller entry names). A hierarchy holding none of the container's
-/// directories gets no entry.
+/// `name=systemd:/c1`) and for the cgroup2 hierarchy, whose controller CRIU names `""`
+/// (`:/c1`; CRIU's `cgroup_contains` matches an empty name to cgroup2 only, where a default
+/// root without a controller would also move other named hierarchies). A hierarchy holding
+/// none of the container's directories gets no entry.
 fn cgroup_roots(
     layout: &Layout,
     paths: &std::collections::BTreeMap<String, PathBuf>,
@@ -205,7 +206,7 @@ fn cgroup_roots(
             .get(cgroups::UNIFIED_KEY)
             .and_then(|d| rel(d, &u.mount_point, &u.root))
         {
-            out.push(r);
+            out.push(format!(":{r}"));
         }
     }
     out
@@ -492,7 +493,7 @@ mod tests {
     }
 
     #[test]
-    fn cgroup_roots_per_controller_and_cgroup2_as_default() {
+    fn cgroup_roots_per_controller_and_for_cgroup2() {
         let mut p = std::collections::BTreeMap::new();
         p.insert(
             "memory".to_string(),
@@ -505,7 +506,7 @@ mod tests {
         p.insert(String::new(), PathBuf::from("/sys/fs/cgroup/unified/c1"));
         assert_eq!(
             cgroup_roots(&hybrid(), &p),
-            ["memory:/nested/c1", "cpu:/c1", "cpuacct:/c1", "/c1"]
+            ["memory:/nested/c1", "cpu:/c1", "cpuacct:/c1", ":/c1"]
         );
         p.remove("");
         p.remove("memory");
