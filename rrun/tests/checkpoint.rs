@@ -854,6 +854,58 @@ fn killed_restore_is_cleaned_by_delete_force_and_the_rootfs_survives() {
     );
 }
 
+/// Mount points inside bind mounts are made in the bind's source (as create makes them), and
+/// the binds made for that are gone before CRIU runs.
+#[test]
+fn fake_restore_makes_mount_points_inside_bind_mounts() {
+    let r = Rrun::new();
+    let f = Fake::new();
+    let mut b = Bundle::busybox(&["sleep", "1000"]);
+    let outer = TempDir::new("bind-outer");
+    let inner = TempDir::new("bind-inner");
+    b.config["mounts"].as_array_mut().unwrap().extend([
+        json!({"destination": "/data", "type": "bind", "source": outer.path(), "options": ["rbind"]}),
+        json!({"destination": "/data/sub/inner", "type": "bind", "source": inner.path(), "options": ["rbind"]}),
+    ]);
+    b.save();
+    let img = TempDir::new("ckpt");
+    std::fs::write(img.path().join("descriptors.json"), "[]").unwrap();
+    let id = r.id();
+    ok(&with_fake(
+        &r,
+        &f,
+        &[],
+        &[
+            "restore",
+            "-d",
+            "-b",
+            b.path().to_str().unwrap(),
+            "--image-path",
+            img.path().to_str().unwrap(),
+            &id,
+        ],
+    ));
+    assert!(b.rootfs().join("data").is_dir());
+    assert!(
+        outer.path().join("sub/inner").is_dir(),
+        "made in the bind's source"
+    );
+    assert!(!b.rootfs().join("data/sub").exists(), "not in the rootfs below the bind");
+    assert!(mounts_containing(b.rootfs().to_str().unwrap()).is_empty());
+    let argv = f.argv("restore").join(" ");
+    assert!(
+        argv.contains(&format!("--ext-mount-map /data:{}", outer.path().display())),
+        "{argv}"
+    );
+    assert!(
+        argv.contains(&format!(
+            "--ext-mount-map /data/sub/inner:{}",
+            inner.path().display()
+        )),
+        "{argv}"
+    );
+}
+
 #[test]
 fn restore_refusals() {
     let r = Rrun::new();

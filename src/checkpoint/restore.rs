@@ -212,10 +212,33 @@ fn cgroup_roots(
     out
 }
 
+/// The config's bind mounts made for a moment while the mount points are made (runc issue
+/// 2748: a mount point inside a bind mount must exist in its source); unmounted in reverse
+/// order on drop, each found again by its path in the root (the fd of the mount point taken
+/// before the bind names what is below it).
+struct TempBinds<'a> {
+    root: &'a crate::rootfs::resolve::Root,
+    dests: Vec<String>,
+}
+
+impl Drop for TempBinds<'_> {
+    fn drop(&mut self) {
+        for d in self.dests.iter().rev() {
+            if let Ok(fd) = self.root.open_path(Path::new(d), libc::O_PATH) {
+                let _ = nix::mount::umount2(
+                    &crate::rootfs::resolve::fd_path(fd.as_fd()),
+                    MntFlags::MNT_DETACH,
+                );
+            }
+        }
+    }
+}
+
 /// Make the config's mount points in the rootfs, except below a tmpfs of the config (CRIU
 /// restores those contents) and for the cgroup mount (CRIU restores the tmpfs of v1; the
-/// cgroup2 mount point appears with /sys). runc's `prepareCriuRestoreMounts`, without its
-/// temporary binds of bind sources (mount points inside bind mounts are not made).
+/// cgroup2 mount point appears with /sys): runc's `prepareCriuRestoreMounts`. Bind mounts are
+/// made in config order for the time this takes, so that mount points inside them are made in
+/// their sources, as `create` makes them; none stays.
 fn make_mount_points(spec: &Spec, rootfs: &Path, bundle: &Path) -> Result<(), CheckpointError> {
     let mounts = spec.mounts().clone().unwrap_or_default();
     let tmpfs: Vec<String> = mounts
@@ -229,6 +252,10 @@ fn make_mount_points(spec: &Spec, rootfs: &Path, bundle: &Path) -> Result<(), Ch
         source: std::io::Error::other(e.to_string()),
     })?;
     let binds = plan::bind_mounts(spec, bundle);
+    let mut temp = TempBinds {
+        root: &root,
+        dests: Vec::new(),
+    };
     for m in &mounts {
         let dest = plan::clean_dest(&m.destination().to_string_lossy());
         if tmpfs.iter().any(|t| dest.starts_with(&format!("{t}/"))) {
@@ -237,20 +264,35 @@ fn make_mount_points(spec: &Spec, rootfs: &Path, bundle: &Path) -> Result<(), Ch
         if m.typ().as_deref() == Some("cgroup") {
             continue;
         }
-        let file_source = binds
-            .iter()
-            .find(|(d, _)| *d == dest)
-            .is_some_and(|(_, src)| std::fs::metadata(src).is_ok_and(|md| !md.is_dir()));
+        let bind = binds.iter().find(|(d, _)| *d == dest).map(|(_, s)| s);
+        let file_source =
+            bind.is_some_and(|src| std::fs::metadata(src).is_ok_and(|md| !md.is_dir()));
         let made = if file_source {
             root.create_file(Path::new(&dest), 0o644)
         } else {
             root.mkdir_all(Path::new(&dest), 0o755)
         };
-        made.map_err(|e| CheckpointError::Io {
+        let target = made.map_err(|e| CheckpointError::Io {
             op: "create criu restore mountpoint",
             path: PathBuf::from(&dest),
             source: std::io::Error::other(e.to_string()),
         })?;
+        let Some(src) = bind else {
+            continue;
+        };
+        nix::mount::mount(
+            Some(src),
+            &crate::rootfs::resolve::fd_path(target.as_fd()),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|source| CheckpointError::Sys {
+            op: "bind mount (to make the mount points inside it)",
+            path: src.clone(),
+            source,
+        })?;
+        temp.dests.push(dest);
     }
     Ok(())
 }
