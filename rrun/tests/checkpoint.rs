@@ -566,6 +566,19 @@ fn checkpoint_refusals() {
     // The fake was never run.
     assert!(!f.dir.path().join("dump.argv").exists());
     assert!(!img.exists());
+    // No criu at all: said so, the container untouched, nothing of rrun's in the image dir.
+    r.ok(&["start", &id]);
+    let e = r.fails(&[
+        "--criu",
+        "/nonexistent/criu",
+        "checkpoint",
+        "--image-path",
+        i,
+        &id,
+    ]);
+    assert!(e.contains("cannot run criu (/nonexistent/criu)"), "{e}");
+    assert_eq!(r.state(&id)["status"], "running");
+    assert!(files(&img).is_empty(), "{:?}", files(&img));
 }
 
 /// A checkpoint of a container by the fake, for restoring.
@@ -890,7 +903,10 @@ fn fake_restore_makes_mount_points_inside_bind_mounts() {
         outer.path().join("sub/inner").is_dir(),
         "made in the bind's source"
     );
-    assert!(!b.rootfs().join("data/sub").exists(), "not in the rootfs below the bind");
+    assert!(
+        !b.rootfs().join("data/sub").exists(),
+        "not in the rootfs below the bind"
+    );
     assert!(mounts_containing(b.rootfs().to_str().unwrap()).is_empty());
     let argv = f.argv("restore").join(" ");
     assert!(
