@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 pub mod cgroups;
+pub mod checkpoint;
 pub mod container;
 pub mod faults;
 pub mod hooks;

@@ -45,6 +45,9 @@ pub struct Cli {
     // Not global (it goes before the subcommand, as with runc): `spec --rootless` is another flag.
     #[arg(long, default_value = "auto", value_parser = ["true", "false", "auto"])]
     pub rootless: String,
+    /// path to the criu binary used for checkpoint and restore
+    #[arg(long, global = true, default_value = "criu")]
+    pub criu: PathBuf,
     /// print the version
     #[arg(short = 'v', long)]
     pub version: bool,
@@ -84,6 +87,13 @@ pub enum Cmd {
     Update(commands::update::UpdateArgs),
     /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
     Events(commands::events::EventsArgs),
+    /// checkpoint a running container
+    Checkpoint(commands::checkpoint::CheckpointArgs),
+    /// restore a container from a previous checkpoint
+    Restore(commands::restore::RestoreArgs),
+    /// run by criu restore at its action points (runs the hooks at setup-namespaces)
+    #[command(hide = true, name = "criu-action")]
+    CriuAction(commands::restore::CriuActionArgs),
 }
 
 fn logger(cli: &Cli) -> Result<Logger, String> {
@@ -135,7 +145,7 @@ fn subcommand_word(args: &[std::ffi::OsString]) -> Option<&str> {
     let mut it = args.iter().skip(1).map(|a| a.to_str().unwrap_or(""));
     while let Some(a) = it.next() {
         match a {
-            "--root" | "--log" | "--log-format" | "--rootless" => {
+            "--root" | "--log" | "--log-format" | "--rootless" | "--criu" => {
                 it.next();
             }
             _ if a.starts_with('-') => {}
@@ -211,6 +221,8 @@ mod tests {
         let a = w("rrun --root=/r --debug exec -t id sh");
         assert_eq!(subcommand_word(&a), Some("exec"));
         assert_eq!(subcommand_word(&w("rrun --version")), None);
+        let a = w("rrun --criu /usr/sbin/criu checkpoint id");
+        assert_eq!(subcommand_word(&a), Some("checkpoint"));
         assert_eq!(
             subcommand_word(&w("rrun --root run state x")),
             Some("state")

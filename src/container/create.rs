@@ -251,6 +251,7 @@ impl Container {
             no_cgroup: false,
             creating: true,
             init_exe: super::state::own_exe_id(),
+            stdio: None,
             config: bundle.spec.clone(),
         };
         crate::faults::point("create:dir");
@@ -354,6 +355,8 @@ impl Container {
         {
             return Err(ContainerError::InitExited { pid });
         }
+        // The init's stdio as it will exec with them (set up by now, the terminal too).
+        state.stdio = Some(super::state::stdio_of(&pid.to_string()));
         state.creating = false;
         dir.save(&state)?;
         crate::faults::point("create:saved");

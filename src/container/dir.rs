@@ -180,12 +180,52 @@ impl ContainerDir {
         write_atomic(&self.path.join(STATE_FILE), &data)
     }
 
-    /// Remove the whole directory (the lock goes with it).
+    /// Remove the whole directory (the lock goes with it). Whatever is mounted below it goes
+    /// first: a `restore` killed while CRIU ran leaves the rootfs bound at `criu-root`, and a
+    /// recursive removal would follow that mount into the rootfs.
     pub fn remove(self) -> Result<(), ContainerError> {
+        self.unmount_below()?;
         match std::fs::remove_dir_all(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io("remove", &self.path)(e)),
+        }
+    }
+}
+
+impl ContainerDir {
+    /// Detach every mount below the directory; an error if one stays.
+    fn unmount_below(&self) -> Result<(), ContainerError> {
+        let Ok(dir) = std::fs::canonicalize(&self.path) else {
+            return Ok(());
+        };
+        let below = || -> Result<Vec<PathBuf>, ContainerError> {
+            let mounts =
+                crate::procinfo::mountinfo::read_self().map_err(|e| ContainerError::Io {
+                    op: "read mountinfo before removing",
+                    path: self.path.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+            Ok(mounts
+                .into_iter()
+                .map(|m| m.mount_point)
+                .filter(|p| p.starts_with(&dir) && *p != dir)
+                .collect())
+        };
+        let mounted = below()?;
+        if mounted.is_empty() {
+            return Ok(());
+        }
+        for p in mounted.iter().rev() {
+            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+        }
+        match below()?.first() {
+            None => Ok(()),
+            Some(p) => Err(ContainerError::Io {
+                op: "unmount before removing the container directory",
+                path: p.clone(),
+                source: std::io::Error::from_raw_os_error(libc::EBUSY),
+            }),
         }
     }
 }

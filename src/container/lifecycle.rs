@@ -39,6 +39,11 @@ impl Container {
         Ok(Container { dir, state })
     }
 
+    /// A container whose directory the caller has just made and locked (`restore`).
+    pub(crate) fn from_parts(dir: ContainerDir, state: SavedState) -> Container {
+        Container { dir, state }
+    }
+
     pub fn id(&self) -> &str {
         &self.state.id
     }

@@ -7,14 +7,20 @@ use super::state::Status;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     Start,
-    Exec { ignore_paused: bool },
+    Exec {
+        ignore_paused: bool,
+    },
     Kill,
     Pause,
     Resume,
-    Delete { force: bool },
+    Delete {
+        force: bool,
+    },
     Update,
     Ps,
     Events,
+    /// `checkpoint` (CRIU dumps a live container, frozen or not).
+    Checkpoint,
 }
 
 /// What the table says.
@@ -71,6 +77,9 @@ pub fn decide(op: Operation, status: Status) -> Decision {
 
         (Operation::Events, Stopped) => Refuse("container with id {id} is not running"),
         (Operation::Events, _) => Go,
+
+        (Operation::Checkpoint, Running | Paused) => Go,
+        (Operation::Checkpoint, _) => Refuse("Container cannot be checkpointed in {status} state"),
     }
 }
 
@@ -124,6 +133,7 @@ mod tests {
             [Created, Stopped]
         );
         assert_eq!(allowed(Operation::Delete { force: true }), ALL);
+        assert_eq!(allowed(Operation::Checkpoint), [Running, Paused]);
     }
 
     #[test]
@@ -162,5 +172,9 @@ mod tests {
             "container with id c1 is not running"
         );
         assert_eq!(text(Operation::Resume, Running), "container not paused");
+        assert_eq!(
+            text(Operation::Checkpoint, Created),
+            "Container cannot be checkpointed in created state"
+        );
     }
 }

@@ -65,6 +65,11 @@ pub struct SavedState {
     /// still runs it, the container is created, whatever files a killed `start` left.
     #[serde(default)]
     pub init_exe: Option<(u64, u64)>,
+    /// What the init's fds 0, 1 and 2 were when the container was made (`readlink` of
+    /// /proc/PID/fd/N, runc's `external_descriptors`): a checkpoint writes them to
+    /// descriptors.json, so that a restore hands the caller's pipes to the same fds.
+    #[serde(default)]
+    pub stdio: Option<Vec<String>>,
     /// The config the container was created from (hooks and annotations are read from it).
     pub config: Spec,
 }
@@ -116,6 +121,17 @@ impl OciState {
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("state serialises")
     }
+}
+
+/// `readlink /proc/PID/fd/N` for fds 0, 1, 2 (`/dev/null` where one is closed).
+pub fn stdio_of(pid: &str) -> Vec<String> {
+    (0..3)
+        .map(|n| {
+            std::fs::read_link(format!("/proc/{pid}/fd/{n}"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "/dev/null".into())
+        })
+        .collect()
 }
 
 /// (st_dev, st_ino) of the program `pid` runs (`/proc/PID/exe`).

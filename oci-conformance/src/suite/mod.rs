@@ -1,6 +1,7 @@
 //! The test cases, one module per area of the runtime-spec.
 
 mod cgroups;
+mod checkpoint;
 mod cli;
 mod devices;
 mod features;
@@ -31,6 +32,7 @@ pub fn all() -> Vec<TestCase> {
     v.extend(cgroups::tests());
     v.extend(features::tests());
     v.extend(cli::tests());
+    v.extend(checkpoint::tests());
     v
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand; each is thin: parse, call the library, print.
 
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -9,6 +10,7 @@ pub mod kill;
 pub mod list;
 pub mod pause;
 pub mod ps;
+pub mod restore;
 pub mod run;
 pub mod spec;
 pub mod start;
@@ -62,5 +64,8 @@ pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
         Cmd::Exec(a) => exec::cmd(root, a, log),
         Cmd::Update(a) => update::cmd(root, a, log),
         Cmd::Events(a) => events::cmd(root, a),
+        Cmd::Checkpoint(a) => checkpoint::cmd(root, &cli.criu, a, log),
+        Cmd::Restore(a) => restore::cmd(root, &cli.criu, a, log, driver),
+        Cmd::CriuAction(a) => restore::criu_action(root, a),
     }
 }

@@ -147,6 +147,13 @@ impl Rrun {
         self.capture(cmd)
     }
 
+    /// As [`Rrun::run`], with `env` added to rrun's environment.
+    pub fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = self.cmd();
+        cmd.envs(env.iter().copied()).args(args);
+        self.capture(cmd)
+    }
+
     /// As [`Rrun::run`], with rrun started by `wrapper` (a program and its arguments, which
     /// end by running the rrun command line appended to them, e.g. `unshare ... sh -c 'exec
     /// "$@"' sh`).
