@@ -99,6 +99,42 @@ cgroup_manager = "cgroupfs"
 EOT
 }
 
+# The rootless podman flows' user: its own group, subordinate ids, a world-traversable work
+# dir ($W is private to root) with its storage and XDG_RUNTIME_DIR, and the rl_podman wrapper
+# that runs podman as the user on them, with the runtime in RT_PATH.
+rootless_user_add() {
+    RL_USER=rrunit$$
+    useradd --no-create-home --shell /bin/sh --user-group "$RL_USER" || return 1
+    usermod --add-subuids 300000-365535 --add-subgids 300000-365535 "$RL_USER" || return 1
+    RL_UID=$(id -u "$RL_USER") RL_GID=$(id -g "$RL_USER")
+    RLW=$(mktemp -d /tmp/rrun-engines-rl.XXXXXX)
+    chmod 755 "$RLW"
+    mkdir -p "$RLW/xdg" "$RLW/home" "$RLW/root"
+    cp "$W/podman/containers.conf" "$RLW/containers.conf"
+    chown -R "$RL_UID:$RL_GID" "$RLW"
+    chmod 700 "$RLW/xdg"
+    cat >"$W/bin/rl_podman" <<EOT
+#!/bin/sh
+cd $RLW && exec setpriv --reuid=$RL_UID --regid=$RL_GID --clear-groups --reset-env env HOME=$RLW/home \\
+    USER=$RL_USER PATH=/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR=$RLW/xdg \\
+    CONTAINERS_CONF=$RLW/containers.conf podman --root $RLW/root --runroot $RLW/xdg/run \\
+    --storage-driver vfs --cgroup-manager cgroupfs --events-backend file \\
+    --runtime "\${RT_PATH:?}" "\$@"
+EOT
+    chmod +x "$W/bin/rl_podman"
+    export RL_USER RL_UID RL_GID RLW
+}
+
+rootless_user_remove() {
+    pkill -KILL -U "$RL_UID" 2>/dev/null
+    sleep 0.2
+    unmount_under "$RLW"
+    usermod --del-subuids 300000-365535 --del-subgids 300000-365535 "$RL_USER" 2>/dev/null
+    userdel "$RL_USER" 2>/dev/null
+    rm -rf --one-file-system "$RLW"
+    RL_USER=
+}
+
 stop_daemons() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -158,6 +194,8 @@ run_flow() { # name
     fi
     echo "DIFF  $f (runc: $res_ref, rrun: $res_rrun)"
     diff <(echo "$a") <(echo "$b") | head -20 | sed 's/^/      /'
+    # The same output but a failure: show how it ended.
+    [ "$a" = "$b" ] && tail -n 8 <<<"$a" | sed 's/^/      | /'
     printf '%s\t%s\t%s\tdiff\n' "$f" "$res_ref" "$res_rrun" >>"$RESULTS"
     return 1
 }

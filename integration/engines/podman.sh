@@ -67,3 +67,21 @@ flow_podman_nginx() {
     retry 20 curl -fsS "http://127.0.0.1:$port/" | grep -o '<title>.*</title>' || return 1
     p_gone "$c"
 }
+
+# Rootless: podman run by an unprivileged user (made by run.sh, with /etc/subuid ranges), its
+# own storage, slirp4netns networking, the runtime given by path. Output must match runc's.
+flow podman_rootless
+flow_podman_rootless() {
+    local c=rl-$RT
+    rl_podman rm -f "$c" >/dev/null 2>&1
+    rl_podman run --rm bb sh -c 'echo hello-rootless; id; cat /proc/self/uid_map' || return 1
+    rl_podman run -d --name "$c" bb sh -c 'echo started; exec sleep 1000' >/dev/null || return 1
+    sleep 0.5
+    rl_podman logs "$c"
+    rl_podman exec "$c" sh -c 'echo in-exec $(id -u); wc -l < /proc/self/uid_map'
+    rl_podman top "$c" args | awk 'NR > 1'
+    rl_podman stop -t 1 "$c" >/dev/null
+    rl_podman inspect -f 'stopped running={{.State.Running}}' "$c"
+    rl_podman rm "$c" >/dev/null
+    echo "left=$(rl_podman ps -a --format '{{.Names}}' | grep -cx "$c")"
+}

@@ -40,7 +40,7 @@ RRUN=$(realpath "$RRUN") RUNC=$(realpath "$RUNC")
 [ -x "$RRUN" ] || { echo "no rrun at $RRUN (make release)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
 
-"$ROOT_DIR/scripts/install-deps.sh" containerd docker.io podman iptables mmdebstrap curl jq bsdutils
+"$ROOT_DIR/scripts/install-deps.sh" containerd docker.io podman iptables mmdebstrap curl jq bsdutils uidmap slirp4netns
 
 W=$(mktemp -d /tmp/rrun-engines.XXXXXX)
 export W RRUN RUNC HERE
@@ -65,6 +65,12 @@ finish() {
     done
     find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d \( -name 'docker' -o -name 'libpod_parent' -o -name 'rrun-it' \) \
         -exec sh -c 'for c; do [ -s "$c/cgroup.procs" ] && echo "$c"; done' _ {} + 2>/dev/null | grep -q . && left+=" cgroups-with-processes"
+    if [ -n "${RL_USER:-}" ]; then
+        # Rootless podman's containers are gone once its flows are done (its pause process,
+        # catatonit, is podman's own and goes with the user).
+        pgrep -U "$RL_UID" -x sleep >/dev/null && left+=" rootless-processes"
+        rootless_user_remove
+    fi
     undo_host
     [ -n "$MARKDOWN" ] && write_markdown >"$MARKDOWN"
     rm -rf --one-file-system "$W"
@@ -130,6 +136,8 @@ if has podman; then
     podman_conf
     RT_PATH=$RUNC podman import "$BB_LAYER" bb >/dev/null 2>&1 || imported bb podman
     RT_PATH=$RUNC podman import -c "$APPS_ENV" "$APPS_TAR" apps >/dev/null 2>&1 || imported apps podman
+    rootless_user_add || { echo "could not make the rootless podman user"; finish; exit 1; }
+    RT_PATH=$RUNC rl_podman import - bb <"$BB_LAYER" >/dev/null 2>&1 || imported bb "rootless podman"
 fi
 echo "# engines and images ready in $(($(date +%s) - T0)) s"
 

@@ -128,10 +128,10 @@ fn more_ids_through_newuidmap_exec_ps_kill_delete() {
     }
     s.save();
     let id = s.id();
-    let out = s.rrun(&["run", "-d", &id]);
+    let out = s.rrun(&["--debug", "run", "-d", &id]);
     assert!(out.status.success(), "{out:?}");
-    let warn = String::from_utf8_lossy(&out.stderr);
-    assert!(warn.contains("gets no cgroup"), "{warn}");
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.contains("gets no cgroup"), "{note}");
     let state: Value = serde_json::from_str(&s.ok(&["state", &id])).unwrap();
     assert_eq!(state["status"], "running");
     // exec enters the user namespace: id 1000 inside is SUB_START + 999 outside.

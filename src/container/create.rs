@@ -266,7 +266,8 @@ impl Container {
                 if let Some(field) = wanted.and_then(cgroups::detached::needs_limits) {
                     return Err(ContainerError::RootlessCgroup { field, source: e });
                 }
-                log.warn(&format!(
+                // A debug note, not a warning: nothing asked for is left out (runc is silent).
+                log.debug(&format!(
                     "rootless container gets no cgroup ({e}): it runs in the caller's cgroup, without limits"
                 ));
                 state.no_cgroup = true;
