@@ -12,6 +12,7 @@ mod seccomp_agent;
 mod spec;
 mod suite;
 mod tempdir;
+mod test_user;
 
 use anyhow::{bail, Context as _};
 use clap::Parser;

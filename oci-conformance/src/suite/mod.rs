@@ -11,6 +11,7 @@ mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod rootless;
 mod seccomp_notify;
 mod security;
 
@@ -23,6 +24,7 @@ pub fn all() -> Vec<TestCase> {
     v.extend(lifecycle::tests());
     v.extend(process::tests());
     v.extend(namespaces::tests());
+    v.extend(rootless::tests());
     v.extend(mounts::tests());
     v.extend(idmap::tests());
     v.extend(devices::tests());
