@@ -111,9 +111,26 @@ impl TestUser {
     }
 
     /// `program args...` as the user, with a clean environment (PATH, HOME, USER and its
-    /// XDG_RUNTIME_DIR), in `cwd`.
-    pub fn command(&self, program: &Path, args: &[&str], cwd: &Path) -> Command {
-        let mut c = Command::new("setpriv");
+    /// XDG_RUNTIME_DIR), in `cwd`. With `as_root_first`, that shell snippet runs as root just
+    /// before (e.g. to put the process in a cgroup, as a login manager would).
+    pub fn command(
+        &self,
+        program: &Path,
+        args: &[&str],
+        cwd: &Path,
+        as_root_first: Option<&str>,
+    ) -> Command {
+        let mut c = match as_root_first {
+            Some(snippet) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("{snippet} && exec \"$@\""))
+                    .arg("sh")
+                    .arg("setpriv");
+                c
+            }
+            None => Command::new("setpriv"),
+        };
         c.arg(format!("--reuid={}", self.uid))
             .arg(format!("--regid={}", self.gid))
             .arg("--clear-groups")
@@ -131,11 +148,22 @@ impl TestUser {
     /// Run as the user, stdout and stderr through files (a container's init may keep pipes
     /// open after the runtime exits).
     pub fn run(&self, program: &Path, args: &[&str], cwd: &Path) -> std::io::Result<Output> {
+        self.run_after(None, program, args, cwd)
+    }
+
+    /// As [`TestUser::run`], after `as_root_first` (see [`TestUser::command`]).
+    pub fn run_after(
+        &self,
+        as_root_first: Option<&str>,
+        program: &Path,
+        args: &[&str],
+        cwd: &Path,
+    ) -> std::io::Result<Output> {
         let tag = format!("{}-{}", self.name, SEQ.fetch_add(1, Ordering::SeqCst));
         let out_path = std::env::temp_dir().join(format!(".{tag}.out"));
         let err_path = std::env::temp_dir().join(format!(".{tag}.err"));
         let status = self
-            .command(program, args, cwd)
+            .command(program, args, cwd, as_root_first)
             .stdout(std::fs::File::create(&out_path)?)
             .stderr(std::fs::File::create(&err_path)?)
             .status();

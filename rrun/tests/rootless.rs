@@ -57,8 +57,12 @@ impl Setup {
     }
 
     fn rrun(&self, args: &[&str]) -> std::process::Output {
+        self.rrun_after(None, args)
+    }
+
+    fn rrun_after(&self, as_root_first: Option<&str>, args: &[&str]) -> std::process::Output {
         self.user
-            .run(Path::new(RRUN), args, self.bundle.path())
+            .run_after(as_root_first, Path::new(RRUN), args, self.bundle.path())
             .unwrap()
     }
 
@@ -208,4 +212,110 @@ fn ids_outside_the_users_ranges_are_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("newuidmap"), "{err}");
     assert!(!s.state_root().join(&id).exists());
+}
+
+/// A cgroup delegated to the user (a directory of theirs in every hierarchy, as root would
+/// give one, and rrun started in a cgroup2 directory of theirs, as a login manager would start
+/// the session: moving a process between cgroup2 directories needs write access to their
+/// common ancestor): the container's cgroup is made below it and gets its limits; delete
+/// removes it.
+#[test]
+fn a_delegated_cgroup_gets_the_limits() {
+    let mut s = Setup::new(&["sleep", "1000"]);
+    let name = unique("rrt-deleg");
+    let deleg = Delegation::new(&name, &s.user);
+    let id = s.id();
+    s.bundle.config["linux"]["cgroupsPath"] = json!(format!("/{name}/{id}"));
+    s.bundle.config["linux"]["resources"] = json!({"pids": {"limit": 17}});
+    s.save();
+    let session = deleg.dir("").join("session");
+    std::fs::create_dir(&session).unwrap();
+    s.user.chown(&session).unwrap();
+    let enter = format!("echo $$ > {}/cgroup.procs", session.display());
+    let out = s.rrun_after(Some(&enter), &["run", "-d", &id]);
+    assert!(out.status.success(), "{out:?}");
+    let pids_max = deleg.dir("pids").join(&id).join("pids.max");
+    assert_eq!(std::fs::read_to_string(&pids_max).unwrap().trim(), "17");
+    let state: Value = serde_json::from_str(&s.ok(&["state", &id])).unwrap();
+    let procs = std::fs::read_to_string(deleg.dir("pids").join(&id).join("cgroup.procs")).unwrap();
+    assert!(
+        procs
+            .lines()
+            .any(|p| p.parse::<i64>().ok() == state["pid"].as_i64()),
+        "{procs}"
+    );
+    s.ok(&["kill", &id, "KILL"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s.ok(&["delete", &id]);
+    assert!(!deleg.dir("pids").join(&id).exists());
+}
+
+/// `<hierarchy>/<name>` in every cgroup hierarchy, given to the user; removed on drop.
+struct Delegation {
+    dirs: Vec<std::path::PathBuf>,
+}
+
+impl Delegation {
+    fn new(name: &str, user: &TestUser) -> Delegation {
+        let mut dirs = Vec::new();
+        let root = Path::new("/sys/fs/cgroup");
+        // Pure cgroup2: one hierarchy, the root itself; else one mount per hierarchy below it.
+        let hierarchies: Vec<std::path::PathBuf> = if root.join("cgroup.controllers").exists() {
+            vec![root.to_path_buf()]
+        } else {
+            std::fs::read_dir(root)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|h| h.join("cgroup.procs").exists())
+                .collect()
+        };
+        for h in hierarchies {
+            let d = h.join(name);
+            std::fs::create_dir(&d).unwrap();
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(v) = std::fs::read_to_string(h.join(f)) {
+                    std::fs::write(d.join(f), v.trim()).unwrap();
+                }
+            }
+            user.chown(&d).unwrap();
+            dirs.push(d);
+        }
+        Delegation { dirs }
+    }
+
+    fn dir(&self, controller: &str) -> std::path::PathBuf {
+        if let [only] = &self.dirs[..] {
+            return only.clone();
+        }
+        self.dirs
+            .iter()
+            .find(|d| {
+                d.parent()
+                    .and_then(|h| h.file_name())
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| {
+                        n.split(',').any(|c| c == controller)
+                            || (controller.is_empty() && n == "unified")
+                    })
+            })
+            .cloned()
+            .unwrap()
+    }
+}
+
+impl Drop for Delegation {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            // Children first (a test that failed may have left the container's).
+            if let Ok(rd) = std::fs::read_dir(d) {
+                for e in rd.flatten() {
+                    if e.path().is_dir() {
+                        let _ = std::fs::remove_dir(e.path());
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir(d);
+        }
+    }
 }
