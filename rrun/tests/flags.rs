@@ -16,6 +16,29 @@ fn sh(r: &Rrun, script: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// A preserved fd the caller has not opened is refused (else rrun's own fds would take its
+/// number; integration/attacks/preserve-fds-gap.sh), and nothing is left.
+#[test]
+fn preserve_fds_not_open_are_refused() {
+    let r = Rrun::new();
+    let b = Bundle::busybox(&["true"]);
+    let id = r.id();
+    let out = sh(
+        &r,
+        &format!(
+            "exec 3>/dev/null; \"$RRUN\" --root \"$ROOT\" run --preserve-fds 2 -b {} {id}",
+            b.path().display()
+        ),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unable to stat preserved-fd 1 (of 2): fd 4 is not open"),
+        "{err}"
+    );
+    assert!(!r.root.path().join(&id).exists());
+}
+
 #[test]
 fn preserve_fds_and_listen_fds() {
     let r = Rrun::new();

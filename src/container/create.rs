@@ -185,6 +185,7 @@ impl Container {
         check_intel_rdt(&bundle.spec)?;
         let seccomp = compile_seccomp(&bundle.spec, log)?;
         let listen_fds = listen_fds(&mut bundle)?;
+        crate::init::fds::check_preserved(opts.preserve_fds.saturating_add(listen_fds))?;
         let process = bundle
             .spec
             .process()

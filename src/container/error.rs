@@ -48,6 +48,8 @@ pub enum ContainerError {
     Caps(#[from] crate::process::caps::CapsError),
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    PreservedFd(#[from] crate::init::fds::PreservedFdError),
     /// runc's words for a rootless container that needs a cgroup it may not make.
     #[error("rootless needs no limits + no cgrouppath when no permission is granted for cgroups (linux.resources.{field} is set): {source}")]
     RootlessCgroup {

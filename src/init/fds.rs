@@ -128,6 +128,29 @@ fn listed_fds(first: RawFd) -> Option<Vec<RawFd>> {
     Some(fds)
 }
 
+/// `--preserve-fds N` (with LISTEN_FDS, `count` in all) hands the caller's fds 3..3+count to
+/// the container process: each must be open now, before rrun opens any of its own. A closed
+/// one is refused (runc's rule): rrun's own descriptors (the state directory, the exec fifo,
+/// the sync socket) would otherwise take that number and reach the container, and a directory
+/// fd of the host is a way out of it (integration/attacks/preserve-fds-gap.sh).
+pub fn check_preserved(count: u32) -> Result<(), PreservedFdError> {
+    for index in 0..count {
+        let fd = 3 + u64::from(index);
+        if std::fs::read_link(format!("/proc/self/fd/{fd}")).is_err() {
+            return Err(PreservedFdError { fd, index, count });
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unable to stat preserved-fd {index} (of {count}): fd {fd} is not open in the caller")]
+pub struct PreservedFdError {
+    pub fd: u64,
+    pub index: u32,
+    pub count: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +192,16 @@ mod tests {
         assert!(cloexec(fd));
         // The test owns fd and closes it once.
         nix::unistd::close(fd).unwrap();
+    }
+
+    #[test]
+    fn preserved_fds_must_be_open() {
+        assert!(check_preserved(0).is_ok());
+        // stdin is 0: fd 3 onwards; a huge count reaches a closed number.
+        let e = check_preserved(100_000).unwrap_err();
+        assert!(
+            e.to_string().starts_with("unable to stat preserved-fd "),
+            "{e}"
+        );
     }
 }

@@ -43,6 +43,23 @@ pub fn dispatch(cli: &Cli, command: &Cmd, log: &Logger) -> Result<i32> {
     } else {
         librrun::cgroups::Driver::Cgroupfs
     };
+    // Before rrun opens anything of its own: the fds it is to pass on must all be the
+    // caller's (see librrun::init::fds::check_preserved).
+    let listen_fds = || {
+        std::env::var("LISTEN_FDS")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    let preserved = match command {
+        Cmd::Create(a) => Some(a.preserve_fds.saturating_add(listen_fds())),
+        Cmd::Run(a) => Some(a.create.preserve_fds.saturating_add(listen_fds())),
+        Cmd::Exec(a) => Some(a.preserve_fds),
+        _ => None,
+    };
+    if let Some(count) = preserved {
+        librrun::init::fds::check_preserved(count)?;
+    }
     let rootless = match cli.rootless.as_str() {
         "true" => Some(true),
         "false" => Some(false),
