@@ -194,6 +194,22 @@ fn pause_resume_ps_features() {
     assert!(f["linux"]["namespaces"].as_array().unwrap().len() >= 7);
 }
 
+/// `delete --force` of a paused container: the frozen processes take their SIGKILL once
+/// thawed (it waited 10 s and failed with "did not die after SIGKILL" before).
+#[test]
+fn delete_force_of_a_paused_container() {
+    let r = Rrun::new();
+    let b = Bundle::busybox(&["/bin/sh", "-c", "sleep 1000 & exec sleep 1001"]);
+    let id = r.id();
+    r.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let init = r.state(&id)["pid"].as_i64().unwrap();
+    r.ok(&["pause", &id]);
+    assert_eq!(r.state(&id)["status"], "paused");
+    r.ok(&["delete", "--force", &id]);
+    assert!(!alive(init));
+    assert!(!r.root.path().join(&id).exists());
+}
+
 /// Issue 16: `list` silently skipped a container whose state.json is corrupt. It is shown on
 /// stderr with its error; the listing itself stays valid.
 #[test]

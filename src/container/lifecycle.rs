@@ -303,6 +303,12 @@ impl Container {
         let pid = self.state.init_pid;
         if self.state.init_alive() {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            // A frozen (paused) process takes its SIGKILL only once thawed, as runc does.
+            if let Ok(cg) = self.cgroup() {
+                if cg.is_frozen().unwrap_or(false) {
+                    let _ = cg.thaw();
+                }
+            }
         }
         if !self.wait_gone(KILL_WAIT) {
             return Err(ContainerError::InitWontDie { pid });
