@@ -120,6 +120,40 @@ pub fn open_checked(t: LinuxNamespaceType, path: &Path) -> Result<OwnedFd, Names
 }
 
 /// Build the plan from config.json's namespaces, opening every `path` now.
+/// The host uid and gid of root in the user namespace at `path` (a `/proc/PID/ns/user` or a
+/// bind mount of one): read from the maps of a process in it, found by the namespace's inode.
+/// None when no process is in it or root is not mapped.
+pub fn root_of_user_ns(path: &Path) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata(path).ok()?;
+    let key = (ns.dev(), ns.ino());
+    let pid = std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let name = e.file_name();
+        let pid = name.to_str()?.parse::<u32>().ok()?;
+        let m = std::fs::metadata(format!("/proc/{pid}/ns/user")).ok()?;
+        ((m.dev(), m.ino()) == key).then_some(pid)
+    })?;
+    let root_of = |file: &str| {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+        root_in_map(&text)
+    };
+    Some((root_of("uid_map")?, root_of("gid_map")?))
+}
+
+/// The outside id of inside id 0 in a uid_map/gid_map text (`inside outside count` lines).
+fn root_in_map(text: &str) -> Option<u32> {
+    text.lines().find_map(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        match f[..] {
+            [inside, outside, count] if inside == 0 && count > 0 => u32::try_from(outside).ok(),
+            _ => None,
+        }
+    })
+}
+
 pub fn plan(spec_ns: &[LinuxNamespace]) -> Result<NamespacePlan, NamespaceError> {
     let mut p = NamespacePlan::default();
     for ns in spec_ns {
@@ -171,5 +205,24 @@ mod tests {
         let e = open_checked(LinuxNamespaceType::Pid, Path::new("/etc/hostname")).unwrap_err();
         assert!(e.to_string().contains("is not a pid namespace"), "{e}");
         assert!(open_checked(LinuxNamespaceType::Uts, Path::new("/nonexistent")).is_err());
+    }
+
+    #[test]
+    fn root_is_read_from_the_maps() {
+        assert_eq!(
+            root_in_map("         0     100000      65536\n"),
+            Some(100000)
+        );
+        assert_eq!(
+            root_in_map("         1     100000      65536\n         0       1000          1\n"),
+            Some(1000)
+        );
+        assert_eq!(root_in_map("         1     100000      65536\n"), None);
+        assert_eq!(root_in_map("garbage"), None);
+        // Our own namespace: the host's, whose root is 0.
+        assert_eq!(
+            root_of_user_ns(Path::new("/proc/self/ns/user")),
+            Some((0, 0))
+        );
     }
 }

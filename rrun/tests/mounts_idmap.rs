@@ -382,9 +382,8 @@ fn idmap_alone_in_a_joined_user_namespace() {
         .as_array_mut()
         .unwrap()
         .push(json!({"type": "user", "path": holder.ns_path()}));
-    // rrun owns the start fifos by the host id of the container's root, which it takes from
-    // linux.uidMappings (it does not read the joined namespace's), so the uids are stated too.
-    // The gids stated differ from the namespace's: the mount must take the namespace's own.
+    // Mappings stated beside the joined namespace (the gids differ from the namespace's): the
+    // mount must take the namespace's own.
     b.config["linux"]["uidMappings"] = map(0, 100000, 65536);
     b.config["linux"]["gidMappings"] = map(0, 100000, 65536);
     add_mount(
@@ -396,6 +395,23 @@ fn idmap_alone_in_a_joined_user_namespace() {
     assert!(out.contains("id=0\n"), "{out}");
     assert!(out.contains("f=0:0\n"), "{out}");
     assert!(out.contains("g=3:3\n"), "{out}");
+}
+
+/// A user namespace joined by path with no mappings in the config: the start fifos belong to
+/// the host id of that namespace's root, read from its maps (they were root's, and the init,
+/// uid 100000 on the host, could not open them: `open exec.fifo: EACCES`).
+#[test]
+fn a_user_namespace_joined_by_path_needs_no_mappings() {
+    let holder = UsernsHolder::new();
+    let r = Rrun::new();
+    let mut b = bundle("echo id=$(id -u) map=$(head -1 /proc/self/uid_map | tr -s ' ')");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user", "path": holder.ns_path()}));
+    b.save();
+    let out = run_ok(&r, &b);
+    assert!(out.contains("id=0 map= 0 100000 65536"), "{out}");
 }
 
 /// rrun killed while the short-lived process holding a mapping's user namespace exists: that

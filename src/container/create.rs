@@ -380,13 +380,25 @@ fn container_root_owner(spec: &oci_spec::runtime::Spec) -> (u32, u32) {
         maps.into_iter()
             .flatten()
             .find(|m| m.container_id() == 0 && m.size() > 0)
-            .map_or(0, |m| m.host_id())
+            .map(|m| m.host_id())
     };
     let linux = spec.linux().as_ref();
-    (
-        host_of(linux.and_then(|l| l.uid_mappings().as_ref())),
-        host_of(linux.and_then(|l| l.gid_mappings().as_ref())),
-    )
+    let uid = host_of(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid = host_of(linux.and_then(|l| l.gid_mappings().as_ref()));
+    // A user namespace joined by path without mappings in the config: its own maps say.
+    let joined = || {
+        let ns = linux?.namespaces().as_ref()?.iter().find(|n| {
+            n.typ() == oci_spec::runtime::LinuxNamespaceType::User && n.path().is_some()
+        })?;
+        crate::namespaces::root_of_user_ns(ns.path().as_ref()?)
+    };
+    match (uid, gid) {
+        (Some(u), Some(g)) => (u, g),
+        (u, g) => {
+            let (ju, jg) = joined().unwrap_or((0, 0));
+            (u.unwrap_or(ju), g.unwrap_or(jg))
+        }
+    }
 }
 
 /// A namespaced sysctl is only the container's own when its namespace is not the host's: a
