@@ -26,7 +26,7 @@ const OPERATORS: &[LinuxSeccompOperator] = &[
     LinuxSeccompOperator::ScmpCmpMaskedEq,
 ];
 
-const ARCHS: &[Arch] = &[
+pub(super) const ARCHS: &[Arch] = &[
     Arch::ScmpArchX86,
     Arch::ScmpArchX86_64,
     Arch::ScmpArchX32,

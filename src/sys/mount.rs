@@ -51,26 +51,7 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clear: u64, recursive: bool) 
         propagation: 0,
         userns_fd: 0,
     };
-    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
-    if recursive {
-        flags |= libc::AT_RECURSIVE as libc::c_uint;
-    }
-    // SAFETY: mount_setattr reads the static empty path and exactly `size_of::<mount_attr>()`
-    // bytes of `attr`, a fully initialised mount_attr that outlives the call; it writes none.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    if ret < 0 {
-        return Err(nix::Error::last());
-    }
-    Ok(())
+    setattr(fd, &attr, recursive)
 }
 
 /// mount_setattr(MOUNT_ATTR_IDMAP): give the detached mount `fd` is the root of (with
@@ -90,20 +71,26 @@ pub fn mount_setattr_idmap(
         propagation: 0,
         userns_fd: userns.as_raw_fd() as u64,
     };
+    // `userns` is borrowed for the whole call.
+    setattr(fd, &attr, recursive)
+}
+
+/// mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], attr).
+fn setattr(fd: BorrowedFd<'_>, attr: &libc::mount_attr, recursive: bool) -> nix::Result<()> {
     let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {
         flags |= libc::AT_RECURSIVE as libc::c_uint;
     }
-    // SAFETY: as in `mount_setattr`: the static empty path and exactly
-    // `size_of::<mount_attr>()` bytes of `attr`, fully initialised and alive for the call, are
-    // read; `userns` is an fd borrowed for the call; nothing of ours is written.
+    // SAFETY: mount_setattr reads the static empty path and exactly `size_of::<mount_attr>()`
+    // bytes of `attr`, a fully initialised mount_attr borrowed for the call; it writes none.
+    // An fd `attr` names (userns_fd) is one its caller borrows for the call.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             c"".as_ptr(),
             flags,
-            &attr as *const libc::mount_attr,
+            attr as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
         )
     };

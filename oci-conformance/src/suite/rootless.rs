@@ -83,6 +83,17 @@ fn as_user(ctx: &Ctx, user: &TestUser, b: &Bundle, args: &[&str]) -> Result<Outp
         .map_err(io("run the runtime as the test user"))
 }
 
+/// `run --bundle B <new id>` as the user.
+fn run_as_user(ctx: &Ctx, user: &TestUser, b: &Bundle) -> Result<Output, Failure> {
+    let id = ctx.new_id();
+    as_user(
+        ctx,
+        user,
+        b,
+        &["run", "--bundle", &b.path().display().to_string(), &id],
+    )
+}
+
 fn describe(out: &Output) -> String {
     format!(
         "{} stdout: {} stderr: {}",
@@ -102,13 +113,7 @@ fn uid_0_is_the_user(ctx: &Ctx) -> Outcome {
     let mut b = rootless_bundle(ctx, &u)?;
     b.shell("cat /proc/self/uid_map; id -u; touch /tmp/rootless-file");
     prepare(&b, &u)?;
-    let id = ctx.new_id();
-    let out = as_user(
-        ctx,
-        &u,
-        &b,
-        &["run", "--bundle", &b.path().display().to_string(), &id],
-    )?;
+    let out = run_as_user(ctx, &u, &b)?;
     check!(out.status.success(), "run as the user: {}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     let map: Vec<&str> = text
@@ -151,13 +156,7 @@ fn subordinate_ids(ctx: &Ctx) -> Outcome {
     }
     b.shell("touch /tmp/sub && chown 1000:1000 /tmp/sub && wc -l < /proc/self/uid_map");
     prepare(&b, &u)?;
-    let id = ctx.new_id();
-    let out = as_user(
-        ctx,
-        &u,
-        &b,
-        &["run", "--bundle", &b.path().display().to_string(), &id],
-    )?;
+    let out = run_as_user(ctx, &u, &b)?;
     check!(
         out.status.success(),
         "run with subordinate ids: {}",
