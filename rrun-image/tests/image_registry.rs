@@ -428,7 +428,12 @@ fn token_auth_retries_and_resume() {
             ok,
         );
         if !ok {
-            assert!(stderr(&out).contains("unauthorized"), "{}", stderr(&out));
+            // The token endpoint's 401 for the helper's wrong secret, naming the user.
+            assert!(
+                stderr(&out).contains("refused the credentials of user (HTTP 401)"),
+                "{}",
+                stderr(&out)
+            );
         }
     }
 

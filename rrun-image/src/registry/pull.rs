@@ -4,6 +4,7 @@
 
 use super::auth::Credentials;
 use super::client::{Client, ClientError};
+use super::tls::TlsOptions;
 use crate::digest::Digest;
 use crate::manifest::{Descriptor, Document, ManifestError, Platform, MANIFEST_ACCEPT};
 use crate::platform::{self, PlatformError};
@@ -44,6 +45,7 @@ type Result<T> = std::result::Result<T, PullError>;
 pub struct Options {
     pub platform: Platform,
     pub insecure: bool,
+    pub tls: TlsOptions,
     pub credentials: Option<Credentials>,
     pub parallel: usize,
     pub progress: bool,
@@ -184,8 +186,9 @@ pub fn pull(store: &Store, reference: &Reference, opts: &Options) -> Result<Pull
         reference.api_host(),
         &reference.repository,
         opts.insecure,
+        &opts.tls,
         opts.credentials.clone(),
-    );
+    )?;
     // A digest-pinned manifest already stored needs no request at all.
     let pinned = reference.digest.as_ref().map(|d| Descriptor {
         media_type: String::new(),
