@@ -243,12 +243,19 @@ fn pull_options(args: &RegistryArgs, reference: &Reference) -> Result<pull::Opti
 fn do_pull(store: &Store, reference: &Reference, args: &RegistryArgs) -> Result<()> {
     let p = pull::pull(store, reference, &pull_options(args, reference)?)?;
     if !args.quiet {
+        // Bytes that came over the wire in this pull, not the blobs' sizes: a resumed download
+        // counts only what it fetched.
+        let resumed = if p.resumed > 0 {
+            format!("; {} bytes resumed from an earlier pull", p.resumed)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "{}: {} of {} blobs downloaded ({} bytes)",
+            "{}: {} of {} blobs downloaded ({} bytes over the wire{resumed})",
             p.name,
             p.layers_fetched,
             p.layers_fetched + p.layers_present,
-            p.downloaded
+            p.downloaded,
         );
     }
     // A digest-pinned name already ends with its digest.
