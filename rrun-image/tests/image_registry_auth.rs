@@ -2,7 +2,8 @@
 //! with a private CA made by the test with openssl (refused until trusted; `--cert-dir`,
 //! `SSL_CERT_FILE`, `--tls-verify=false`), htpasswd basic auth (`--creds`, `--authfile`,
 //! docker's config.json; a wrong password is a clear 401), plain HTTP under a name that is not
-//! a loopback one (`--tls-verify=false`), and the bearer-token flow with scopes: a token server
+//! a loopback one (`--tls-verify=false`), a client certificate from `--cert-dir` (the registry's
+//! `clientcas`), and the bearer-token flow with scopes: a token server
 //! in the test signing the JWTs the registry verifies against its `rootcertbundle`.
 mod image_common;
 
@@ -262,6 +263,108 @@ fn https_private_ca_and_basic_auth() {
         false,
     ));
     assert!(e.contains("missing.json"), "{e}");
+}
+
+#[test]
+fn client_certificate_from_cert_dir() {
+    let tmp = TempDir::new("mtls");
+    let certs = tmp.path().join("pki");
+    std::fs::create_dir(&certs).unwrap();
+    make_ca_and_server_cert(&certs);
+    // A client certificate signed by the same CA.
+    openssl(
+        &certs,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=rrun-image client",
+        ],
+    );
+    std::fs::write(
+        certs.join("client.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &certs,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "client.cert",
+            "-days",
+            "2",
+            "-extfile",
+            "client.ext",
+        ],
+    );
+    let reg = Registry::start_with(
+        &format!(
+            "  tls:\n    certificate: {}\n    key: {}\n    clientcas:\n      - {}\n",
+            certs.join("server.crt").display(),
+            certs.join("server.key").display(),
+            certs.join("ca.crt").display()
+        ),
+        "",
+    );
+    // The directory as docker, podman and skopeo have it: ca.crt, client.cert, client.key.
+    let dir = tmp.path().join("with-client");
+    std::fs::create_dir(&dir).unwrap();
+    for f in ["ca.crt", "client.cert", "client.key"] {
+        std::fs::copy(certs.join(f), dir.join(f)).unwrap();
+    }
+    let layout = small_image(&tmp.path().join("layout"));
+    reg.push_with(
+        &layout.dir,
+        "v1",
+        "app:v1",
+        false,
+        &[&format!("--dest-cert-dir={}", dir.display())],
+    );
+    let name = format!("{}/app:v1", reg.addr);
+    // The CA alone: the registry refuses the handshake, and the error says what it wants.
+    let ca_only = tmp.path().join("ca-only");
+    std::fs::create_dir(&ca_only).unwrap();
+    std::fs::copy(certs.join("ca.crt"), ca_only.join("ca.crt")).unwrap();
+    let e = stderr(&run(
+        img(&tmp.path().join("s1"))
+            .args(["pull", "--cert-dir"])
+            .arg(&ca_only)
+            .arg(&name),
+        false,
+    ));
+    assert!(
+        e.contains("wants a client certificate it trusts: NAME.cert and NAME.key"),
+        "{e}"
+    );
+    // ca.crt + client.cert + client.key: pulled.
+    let store = tmp.path().join("s2");
+    run(
+        img(&store)
+            .args(["pull", "-q", "--cert-dir"])
+            .arg(&dir)
+            .arg(&name),
+        true,
+    );
+    let b = tmp.path().join("b");
+    run(img(&store).args(["unpack", "-q", &name]).arg(&b), true);
+    assert_eq!(motd(&b), "private registry\n");
 }
 
 /// Run rrun-image in a mount namespace of its own whose /etc/hosts also names 127.0.0.1

@@ -262,6 +262,14 @@ pub fn explain(host: &str, e: &rustls::Error) -> String {
              holding ca.crt or *.crt), /etc/containers/certs.d/{host}/ or SSL_CERT_FILE, or \
              skip verification with --tls-verify=false"
         ),
+        rustls::Error::AlertReceived(
+            rustls::AlertDescription::CertificateRequired
+            | rustls::AlertDescription::BadCertificate
+            | rustls::AlertDescription::UnknownCA,
+        ) => format!(
+            "TLS handshake with {host} failed: {e} (the registry wants a client certificate it \
+             trusts: NAME.cert and NAME.key in --cert-dir DIR)"
+        ),
         rustls::Error::AlertReceived(_) | rustls::Error::PeerIncompatible(_) => {
             format!("TLS handshake with {host} failed: {e}")
         }
