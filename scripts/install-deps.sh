@@ -2,7 +2,7 @@
 # Installs what building and testing rrun needs on Debian/Ubuntu (run as root). With package
 # names as arguments, installs those instead (integration/engines/run.sh: the engines).
 set -euo pipefail
-pkgs=(busybox-static runc iproute2 jq docker-registry skopeo umoci libseccomp-dev pkg-config python3 strace dbus-daemon criu uidmap)
+pkgs=(busybox-static runc iproute2 jq docker-registry skopeo umoci apache2-utils openssl libseccomp-dev pkg-config python3 strace dbus-daemon criu uidmap)
 [ $# -gt 0 ] && pkgs=("$@")
 missing=()
 for p in "${pkgs[@]}"; do

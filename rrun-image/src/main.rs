@@ -34,6 +34,25 @@ struct RegistryArgs {
     /// Allow plain HTTP to this registry (always allowed for localhost/127.0.0.1).
     #[arg(long)]
     insecure: bool,
+    /// `--tls-verify=false`: accept any certificate from the registry, and plain HTTP (as
+    /// skopeo's option), e.g. for a registry with a self-signed certificate.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// Trust the CAs in DIR (`ca.crt`, any `*.crt`; a `NAME.cert` + `NAME.key` pair is the
+    /// client certificate), e.g. `--cert-dir ./certs`. Without it:
+    /// /etc/containers/certs.d/HOST:PORT/ or /etc/docker/certs.d/HOST:PORT/ when present.
+    /// SSL_CERT_FILE and SSL_CERT_DIR are trusted too.
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
+    /// Registry credentials `USER:PASSWORD` (with `USER` alone, the password is read from
+    /// stdin), e.g. `--creds alice:s3cret`.
+    #[arg(long, value_name = "USER[:PASSWORD]", conflicts_with_all = ["username", "authfile"])]
+    creds: Option<String>,
+    /// Credentials file in docker's config.json format (podman's and skopeo's auth.json), used
+    /// instead of $DOCKER_CONFIG/config.json or ~/.docker/config.json.
+    #[arg(long, value_name = "FILE", conflicts_with = "username")]
+    authfile: Option<PathBuf>,
     /// Registry user name; the password is read from stdin (--password-stdin).
     #[arg(long, requires = "password_stdin")]
     username: Option<String>,
@@ -192,6 +211,12 @@ enum Snapshot {
 }
 
 fn credentials(args: &RegistryArgs, host: &str) -> Result<Option<auth::Credentials>> {
+    if let Some(c) = &args.creds {
+        return Ok(Some(auth::from_creds(c)?));
+    }
+    if let Some(f) = &args.authfile {
+        return Ok(auth::from_auth_file(f, host)?);
+    }
     match &args.username {
         Some(u) => Ok(Some(auth::Credentials::from_stdin(u.clone())?)),
         None => Ok(auth::from_docker_config(host)?),
@@ -205,6 +230,10 @@ fn pull_options(args: &RegistryArgs, reference: &Reference) -> Result<pull::Opti
             None => image::platform::host(),
         },
         insecure: args.insecure,
+        tls: image::registry::tls::TlsOptions {
+            no_verify: !args.tls_verify,
+            cert_dir: args.cert_dir.clone(),
+        },
         credentials: credentials(args, &reference.host)?,
         parallel: args.parallel,
         progress: !args.quiet && std::io::stderr().is_terminal(),
@@ -214,12 +243,19 @@ fn pull_options(args: &RegistryArgs, reference: &Reference) -> Result<pull::Opti
 fn do_pull(store: &Store, reference: &Reference, args: &RegistryArgs) -> Result<()> {
     let p = pull::pull(store, reference, &pull_options(args, reference)?)?;
     if !args.quiet {
+        // Bytes that came over the wire in this pull, not the blobs' sizes: a resumed download
+        // counts only what it fetched.
+        let resumed = if p.resumed > 0 {
+            format!("; {} bytes resumed from an earlier pull", p.resumed)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "{}: {} of {} blobs downloaded ({} bytes)",
+            "{}: {} of {} blobs downloaded ({} bytes over the wire{resumed})",
             p.name,
             p.layers_fetched,
             p.layers_fetched + p.layers_present,
-            p.downloaded
+            p.downloaded,
         );
     }
     // A digest-pinned name already ends with its digest.

@@ -1,4 +1,5 @@
-//! Registry credentials (`--username/--password-stdin`, or ~/.docker/config.json: a credential
+//! Registry credentials (`--creds`, `--username/--password-stdin`, `--authfile`, or
+//! ~/.docker/config.json: a credential
 //! helper named by `credHelpers` for the host or by `credsStore`, else `auths`) and the
 //! `WWW-Authenticate` challenges a registry answers 401 with.
 
@@ -12,6 +13,8 @@ pub enum AuthError {
     DockerConfig { path: PathBuf, reason: String },
     #[error("reading the password from stdin: {0}")]
     Stdin(std::io::Error),
+    #[error("--creds wants USER:PASSWORD (or USER, the password then read from stdin)")]
+    Creds,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -81,9 +84,38 @@ pub fn from_docker_config(host: &str) -> Result<Option<Credentials>, AuthError> 
     let Some(path) = docker_config_path() else {
         return Ok(None);
     };
+    from_file(path, host, false)
+}
+
+/// Credentials for `host` from `--authfile FILE` (skopeo's and podman's auth.json, the same
+/// format as docker's config.json); the file must exist.
+pub fn from_auth_file(
+    path: &std::path::Path,
+    host: &str,
+) -> Result<Option<Credentials>, AuthError> {
+    from_file(path.to_path_buf(), host, true)
+}
+
+/// `USER:PASSWORD` (`--creds`); without `:PASSWORD`, the password is the first line of stdin.
+pub fn from_creds(creds: &str) -> Result<Credentials, AuthError> {
+    match creds.split_once(':') {
+        Some((u, p)) if !u.is_empty() => Ok(Credentials {
+            username: u.to_string(),
+            password: p.to_string(),
+        }),
+        None if !creds.is_empty() => Credentials::from_stdin(creds.to_string()),
+        _ => Err(AuthError::Creds),
+    }
+}
+
+fn from_file(
+    path: PathBuf,
+    host: &str,
+    must_exist: bool,
+) -> Result<Option<Credentials>, AuthError> {
     let data = match std::fs::read(&path) {
         Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => return Ok(None),
         Err(e) => {
             return Err(AuthError::DockerConfig {
                 path,

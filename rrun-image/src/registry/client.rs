@@ -1,8 +1,10 @@
 //! HTTP requests to one repository of one registry: scheme choice (HTTPS, or plain HTTP only
-//! for localhost and `--insecure` registries), anonymous bearer tokens, basic and token auth
-//! with credentials, and retries with backoff on 429, 5xx and transport errors.
+//! for localhost and `--insecure`/`--tls-verify=false` registries), TLS with the CAs the user
+//! trusts, anonymous bearer tokens, basic and token auth with credentials, and retries with
+//! backoff on 429, 5xx and transport errors (not on TLS failures: retrying cannot mend them).
 
 use super::auth::{self, Credentials};
+use super::tls::{self, TlsError, TlsOptions};
 use std::io::Read;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -11,11 +13,27 @@ const ATTEMPTS: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{what}: unauthorized at {host}{detail}: log in (--username/--password-stdin or ~/.docker/config.json)")]
+    #[error("{what}: unauthorized at {host}{detail}: log in (--creds USER:PASS, --username/--password-stdin, --authfile or ~/.docker/config.json)")]
     Unauthorized {
         what: String,
         host: String,
         detail: String,
+    },
+    #[error("{what}: {host} refused the credentials of {user} (HTTP {status}{detail})")]
+    Refused {
+        what: String,
+        host: String,
+        user: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("{what}: {reason}")]
+    Tls { what: String, reason: String },
+    #[error("TLS set-up for {host}: {source}")]
+    TlsSetup {
+        host: String,
+        #[source]
+        source: TlsError,
     },
     #[error("{what}: not found at {host}{detail}")]
     NotFound {
@@ -65,6 +83,8 @@ enum Reply {
     Ok(Box<ureq::Response>),
     Status(u16, Box<ureq::Response>),
     Transport(String),
+    /// A TLS failure: what to tell the user, and whether the server does speak TLS.
+    Tls(String, bool),
 }
 
 pub struct Client {
@@ -109,6 +129,15 @@ fn detail(resp: ureq::Response) -> String {
     }
 }
 
+/// The registry's error message as `: CODE: message`, or nothing.
+fn bare_detail(resp: ureq::Response) -> String {
+    let d = detail(resp);
+    d.strip_prefix(" (")
+        .and_then(|d| d.strip_suffix(')'))
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
+}
+
 fn backoff(attempt: u32, retry_after: Option<&str>) -> Duration {
     if let Some(secs) = retry_after.and_then(|s| s.trim().parse::<u64>().ok()) {
         return Duration::from_secs(secs.min(30));
@@ -132,23 +161,30 @@ impl Client {
         host: &str,
         repository: &str,
         insecure: bool,
+        tls_options: &TlsOptions,
         credentials: Option<Credentials>,
-    ) -> Client {
+    ) -> Result<Client> {
+        let tls_config =
+            tls::client_config(host, tls_options).map_err(|source| ClientError::TlsSetup {
+                host: host.to_string(),
+                source,
+            })?;
         let agent = ureq::AgentBuilder::new()
+            .tls_config(tls_config)
             .timeout_connect(Duration::from_secs(15))
             .timeout_read(Duration::from_secs(60))
             .redirect_auth_headers(ureq::RedirectAuthHeaders::SameHost)
             .user_agent(concat!("rrun-image/", env!("CARGO_PKG_VERSION")))
             .build();
-        Client {
+        Ok(Client {
             agent,
             host: host.to_string(),
             repository: repository.to_string(),
-            allow_http: insecure || is_local(host),
+            allow_http: insecure || tls_options.no_verify || is_local(host),
             scheme: Mutex::new(None),
             credentials,
             authorization: Mutex::new(None),
-        }
+        })
     }
 
     /// One request, no retries.
@@ -163,7 +199,10 @@ impl Client {
         match req.call() {
             Ok(r) => Reply::Ok(Box::new(r)),
             Err(ureq::Error::Status(code, r)) => Reply::Status(code, Box::new(r)),
-            Err(ureq::Error::Transport(t)) => Reply::Transport(t.to_string()),
+            Err(ureq::Error::Transport(t)) => match tls::tls_failure(&t) {
+                Some(e) => Reply::Tls(tls::explain(&self.host, &e), tls::server_speaks_tls(&e)),
+                None => Reply::Transport(t.to_string()),
+            },
         }
     }
 
@@ -176,11 +215,22 @@ impl Client {
         }
         let mut scheme = "https";
         let mut reply = self.send(&format!("https://{}{path}", self.host), headers);
-        if matches!(reply, Reply::Transport(_)) && self.allow_http {
+        // Plain HTTP when allowed and HTTPS failed below HTTP, unless the server does speak TLS
+        // (its certificate was refused): HTTP would only hide that.
+        let fall_back = match &reply {
+            Reply::Transport(_) | Reply::Tls(_, false) => self.allow_http,
+            _ => false,
+        };
+        if fall_back {
             scheme = "http";
+            let https = reply;
             reply = self.send(&format!("http://{}{path}", self.host), headers);
+            // Both failed: the HTTPS failure is the one to report when it was about TLS.
+            if matches!(reply, Reply::Transport(_)) && matches!(https, Reply::Tls(..)) {
+                reply = https;
+            }
         }
-        if !matches!(reply, Reply::Transport(_)) {
+        if !matches!(reply, Reply::Transport(_) | Reply::Tls(..)) {
             *self.scheme.lock().expect("scheme lock") = Some(scheme);
         }
         reply
@@ -197,6 +247,12 @@ impl Client {
             let (status, resp) = match self.send_any_scheme(&full, headers) {
                 Reply::Ok(resp) => return Ok(*resp),
                 Reply::Status(status, resp) => (status, *resp),
+                Reply::Tls(reason, _) => {
+                    return Err(ClientError::Tls {
+                        what: what.to_string(),
+                        reason,
+                    })
+                }
                 Reply::Transport(reason) => {
                     if attempt >= ATTEMPTS {
                         return Err(ClientError::Transport {
@@ -216,6 +272,19 @@ impl Client {
                     attempt -= 1;
                     let challenge = resp.header("WWW-Authenticate").map(str::to_string);
                     self.authenticate(challenge.as_deref(), what)?;
+                }
+                401 | 403 if authenticated && self.credentials.is_some() => {
+                    return Err(ClientError::Refused {
+                        what: what.to_string(),
+                        host: self.host.clone(),
+                        user: self
+                            .credentials
+                            .as_ref()
+                            .map(|c| c.username.clone())
+                            .unwrap_or_default(),
+                        status,
+                        detail: bare_detail(resp),
+                    })
                 }
                 401 | 403 => {
                     return Err(ClientError::Unauthorized {
@@ -297,11 +366,29 @@ impl Client {
         }
         let resp = match req.call() {
             Ok(r) => r,
-            Err(ureq::Error::Status(401 | 403, r)) => {
-                return Err(ClientError::Unauthorized {
-                    what: what.to_string(),
-                    host: self.host.clone(),
-                    detail: detail(r),
+            Err(ureq::Error::Status(status @ (401 | 403), r)) => {
+                return Err(match &self.credentials {
+                    Some(c) => ClientError::Refused {
+                        what: what.to_string(),
+                        host: format!("the token endpoint {realm}"),
+                        user: c.username.clone(),
+                        status,
+                        detail: bare_detail(r),
+                    },
+                    None => ClientError::Unauthorized {
+                        what: what.to_string(),
+                        host: self.host.clone(),
+                        detail: detail(r),
+                    },
+                })
+            }
+            Err(ureq::Error::Transport(t)) => {
+                return Err(match tls::tls_failure(&t) {
+                    Some(e) => ClientError::Tls {
+                        what: what.to_string(),
+                        reason: format!("token endpoint {realm}: {}", tls::explain(&realm, &e)),
+                    },
+                    None => err(t.to_string()),
                 })
             }
             Err(e) => return Err(err(e.to_string())),

@@ -4,6 +4,7 @@
 
 use super::auth::Credentials;
 use super::client::{Client, ClientError};
+use super::tls::TlsOptions;
 use crate::digest::Digest;
 use crate::manifest::{Descriptor, Document, ManifestError, Platform, MANIFEST_ACCEPT};
 use crate::platform::{self, PlatformError};
@@ -11,7 +12,7 @@ use crate::progress::Progress;
 use crate::reference::Reference;
 use crate::store::{Store, StoreError};
 use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Largest manifest accepted (the distribution spec's limit is 4 MiB).
@@ -44,6 +45,7 @@ type Result<T> = std::result::Result<T, PullError>;
 pub struct Options {
     pub platform: Platform,
     pub insecure: bool,
+    pub tls: TlsOptions,
     pub credentials: Option<Credentials>,
     pub parallel: usize,
     pub progress: bool,
@@ -53,7 +55,11 @@ pub struct Pulled {
     /// The name the image has in the store.
     pub name: String,
     pub manifest: Descriptor,
+    /// Bytes of blobs that came over the wire in this pull (a resumed download counts only
+    /// what it fetched; a body abandoned and fetched again counts twice).
     pub downloaded: u64,
+    /// Bytes of blobs a killed pull had left and this one resumed from.
+    pub resumed: u64,
     pub layers_fetched: usize,
     pub layers_present: usize,
 }
@@ -108,17 +114,29 @@ fn descriptor(media_type: Option<String>, data: &[u8]) -> Descriptor {
     }
 }
 
+/// What the download threads add up.
+#[derive(Default)]
+struct Transferred {
+    /// Blob bytes read from response bodies.
+    wire: AtomicU64,
+    /// Bytes of partial downloads found in `ingest/` and resumed from.
+    resumed: AtomicU64,
+}
+
 /// Download one blob into the store (resuming a partial download), verified as it streams.
 fn fetch_blob(
     client: &Client,
     store: &Store,
     desc: &Descriptor,
     progress: &Progress,
+    transferred: &Transferred,
 ) -> Result<bool> {
     let what = format!("blob {}", desc.digest);
     let Some(mut ingest) = store.ingest(desc)? else {
         return Ok(false);
     };
+    let mut resumed = ingest.offset();
+    transferred.resumed.fetch_add(resumed, Ordering::Relaxed);
     let bar = progress.bar(&desc.digest, desc.size);
     let mut attempt = 0;
     let mut buf = vec![0u8; 256 * 1024];
@@ -134,6 +152,10 @@ fn fetch_blob(
         let resp = client.get(&format!("blobs/{}", desc.digest), headers, &what)?;
         if offset > 0 && resp.status() != 206 {
             ingest.restart()?;
+            // What an earlier pull left was not used after all.
+            transferred
+                .resumed
+                .fetch_sub(std::mem::take(&mut resumed), Ordering::Relaxed);
         }
         bar.set_position(ingest.offset());
         let mut body = resp.into_reader();
@@ -148,6 +170,7 @@ fn fetch_blob(
                         ));
                     }
                     ingest.write(&buf[..n])?;
+                    transferred.wire.fetch_add(n as u64, Ordering::Relaxed);
                     bar.inc(n as u64);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -184,8 +207,9 @@ pub fn pull(store: &Store, reference: &Reference, opts: &Options) -> Result<Pull
         reference.api_host(),
         &reference.repository,
         opts.insecure,
+        &opts.tls,
         opts.credentials.clone(),
-    );
+    )?;
     // A digest-pinned manifest already stored needs no request at all.
     let pinned = reference.digest.as_ref().map(|d| Descriptor {
         media_type: String::new(),
@@ -239,12 +263,13 @@ pub fn pull(store: &Store, reference: &Reference, opts: &Options) -> Result<Pull
     let present = blobs.len() - missing.len();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Result<bool>>> = Mutex::new(Vec::new());
+    let transferred = Transferred::default();
     std::thread::scope(|s| {
         for _ in 0..opts.parallel.clamp(1, 8).min(missing.len()) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(desc) = missing.get(i) else { break };
-                let r = fetch_blob(&client, store, desc, &progress);
+                let r = fetch_blob(&client, store, desc, &progress, &transferred);
                 let failed = r.is_err();
                 results.lock().expect("results lock").push(r);
                 if failed {
@@ -260,12 +285,12 @@ pub fn pull(store: &Store, reference: &Reference, opts: &Options) -> Result<Pull
             fetched += 1;
         }
     }
-    let downloaded = missing.iter().map(|d| d.size).sum();
     store.tag(&name, &manifest_desc)?;
     Ok(Pulled {
         name,
         manifest: manifest_desc,
-        downloaded,
+        downloaded: transferred.wire.into_inner(),
+        resumed: transferred.resumed.into_inner(),
         layers_fetched: fetched,
         layers_present: present,
     })

@@ -360,6 +360,12 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::start_with("", "")
+    }
+
+    /// A registry with more configuration: `http` is added under `http:` (e.g. `tls:`, with
+    /// its lines indented by 2), `top` at the top level (e.g. `auth:`).
+    pub fn start_with(http: &str, top: &str) -> Registry {
         let dir = TempDir::new("registry");
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -368,7 +374,7 @@ impl Registry {
             .port();
         let addr = format!("127.0.0.1:{port}");
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{http}{top}",
             dir.path().join("data").display()
         );
         let cfg = dir.path().join("config.yml");
@@ -396,8 +402,13 @@ impl Registry {
 
     /// Push `layout:tag` as `name` (e.g. `busybox:latest`) with skopeo.
     pub fn push(&self, layout: &Path, tag: &str, name: &str, all: bool) {
+        self.push_with(layout, tag, name, all, &[]);
+    }
+
+    /// `push` with more skopeo options, e.g. `--dest-creds=user:secret`.
+    pub fn push_with(&self, layout: &Path, tag: &str, name: &str, all: bool, extra: &[&str]) {
         let mut cmd = Command::new("skopeo");
-        cmd.arg("copy").arg("--dest-tls-verify=false");
+        cmd.arg("copy").arg("--dest-tls-verify=false").args(extra);
         if all {
             cmd.arg("--all");
         }
