@@ -314,7 +314,10 @@ fn mount_cgroup(
     let extra = opts.flags
         & !(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC);
     let mut binds = Vec::new();
-    let mut tmpfs_base = false;
+    // The tmpfs made at `dest` (v1 and hybrid): its controller directories are made in it
+    // through this fd, and it is the mount made read-only at the end.
+    let mut tmpfs_base: Option<std::os::fd::OwnedFd> = None;
+    let mut dirs = super::devices::ParentDirs::new(ctx.root);
     for step in ctx.cgroup_steps {
         match step {
             CgroupMount::Mount {
@@ -325,7 +328,17 @@ fn mount_cgroup(
                 data,
             } => {
                 let d = dest.join(relative);
-                let fd = ctx.root.mkdir_all(&d, 0o755)?;
+                let mut comps = relative.components();
+                let child = match (&tmpfs_base, comps.next(), comps.next()) {
+                    (Some(base), Some(std::path::Component::Normal(name)), None) => {
+                        Root::mkdir_child(base.as_fd(), name, 0o755).ok()
+                    }
+                    _ => None,
+                };
+                let fd = match child {
+                    Some(fd) => fd,
+                    None => ctx.root.mkdir_all(&d, 0o755)?,
+                };
                 let target = fd_path(fd.as_fd());
                 let r = if fstype == "bind" {
                     mount(
@@ -353,13 +366,14 @@ fn mount_cgroup(
                 if fstype == "bind" {
                     binds.push(d);
                 } else if fstype == "tmpfs" && relative.as_os_str().is_empty() {
-                    tmpfs_base = true;
+                    // Opened again: now the fresh tmpfs, not the directory under it.
+                    tmpfs_base = Some(ctx.root.open_path(dest, libc::O_PATH | libc::O_DIRECTORY)?);
                 } else {
                     binds.push(d);
                 }
             }
             CgroupMount::Symlink { target, relative } => {
-                super::devices::symlink_in_root(ctx.root, target, &dest.join(relative))?;
+                super::devices::symlink_in_root(&mut dirs, target, &dest.join(relative))?;
             }
         }
     }
@@ -368,10 +382,10 @@ fn mount_cgroup(
         let fd = ctx.root.open_path(&d, libc::O_PATH)?;
         bind_remount(&fd_path(fd.as_fd()), ro | extra, opts.cleared)?;
     }
-    if tmpfs_base && !ro.is_empty() {
+    drop(dirs);
+    if let Some(fd) = tmpfs_base.filter(|_| !ro.is_empty()) {
         // A bind remount changes only the flags of this one mount (the tmpfs just made), never
         // a super block that something else shares.
-        let fd = ctx.root.open_path(dest, libc::O_PATH)?;
         bind_remount(&fd_path(fd.as_fd()), ro | extra, opts.cleared)?;
     }
     finish_mount(ctx, dest, opts)
