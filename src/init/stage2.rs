@@ -299,8 +299,10 @@ fn setup_container(
     } else {
         None
     };
-    send_msg(sock, &Message::RunCreateHooks).step(Step::Sync)?;
-    wait_for(sock, Message::HooksDone, "HooksDone")?;
+    if crate::hooks::Kind::parent_runs_any(spec) {
+        send_msg(sock, &Message::RunCreateHooks).step(Step::Sync)?;
+        wait_for(sock, Message::HooksDone, "HooksDone")?;
+    }
     let creating = state_json(plan, pid, Status::Creating);
     hooks::run_all(
         Kind::CreateContainer,
