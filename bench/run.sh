@@ -97,7 +97,7 @@ mv "$bundle/config.tmp" "$bundle/config.json"
 # captured in integration fixtures: 14 capabilities, Docker's seccomp profile, masked and
 # read-only paths, device rules, sysctls, /docker/<id> cgroup, resolv.conf/hostname/hosts
 # binds), adapted to run here: root.path is the busybox rootfs, the bind sources are files of
-# the bundle, the prestart hook (libnetwork-setkey, docker's own binary) is dropped, args are
+# the bundle, the prestart hook (libnetwork-setkey, docker's own binary) becomes /bin/true (the hook round trip stays), args are
 # /bin/true, the cgroup is /rrun-bench/docker (every runtime in turn, never at once).
 docker_json=${DOCKER_CONFIG_JSON:-$repo/../shared/fixtures/engines/docker-run.json}
 [ -f "$docker_json" ] || docker_json=/work/shared/fixtures/engines/docker-run.json
@@ -112,7 +112,7 @@ if [ -f "$docker_json" ]; then
     jq --arg root "$bundle/rootfs" --arg d "$dbundle" '
         .root = {path: $root}
         | .process.args = ["/bin/true"]
-        | del(.hooks)
+        | .hooks = {prestart: [{path: "/bin/true", args: ["true"]}]}
         | .linux.cgroupsPath = "/rrun-bench/docker"
         | .mounts |= map(if .type == "bind" then .source = ($d + "/" + (.destination | split("/") | last)) else . end)
     ' "$docker_json" > "$dbundle/config.json"
@@ -270,7 +270,7 @@ cell() { has "$2" && ms "$1" "$2" median || echo ""; }
     echo "- hyperfine: $(hyperfine --version); $runs runs per phase (warmup 2), 3 runs of 100 sequential, 3 runs of 100 parallel"
     for r in $names; do eval "echo \"- $r: \$version_$r (\\\`\$bin_$r\\\`)\""; done
     echo "- Bundle: static busybox rootfs, config from \`$first spec\`, args \`/bin/true\`, terminal off; each runtime has its own --root."
-    [ -n "$dbundle" ] && echo "- Docker bundle: the same rootfs with the config Docker 20.10 sends for \`docker run --rm\` (\`$docker_json\`: 14 capabilities, Docker's seccomp profile, masked/read-only paths, device rules, sysctls, resolv.conf/hostname/hosts binds), root path and bind sources made local, its prestart hook (docker's own binary) dropped, args \`/bin/true\`, cgroup \`/rrun-bench/docker\`."
+    [ -n "$dbundle" ] && echo "- Docker bundle: the same rootfs with the config Docker 20.10 sends for \`docker run --rm\` (\`$docker_json\`: 14 capabilities, Docker's seccomp profile, masked/read-only paths, device rules, sysctls, resolv.conf/hostname/hosts binds), root path and bind sources made local, its prestart hook (docker's own binary) replaced by `/bin/true`, args \`/bin/true\`, cgroup \`/rrun-bench/docker\`."
     echo "- \`exec\`: \`exec ID /bin/true\` into a running \`sleep\` container of the first bundle."
     [ -n "$notes" ] && echo "- Notes: $notes"
     echo
