@@ -48,6 +48,15 @@ impl Kind {
     }
 
     /// This kind's hooks from the config, in order.
+    /// Whether the config has prestart or createRuntime hooks, the ones the parent runs while
+    /// the init waits (sync.rs steps 5 and 6): without any, that exchange is skipped on both
+    /// sides, which saves the init a round trip through the scheduler.
+    pub fn parent_runs_any(spec: &oci_spec::runtime::Spec) -> bool {
+        [Kind::Prestart, Kind::CreateRuntime]
+            .into_iter()
+            .any(|k| !k.of(spec).is_empty())
+    }
+
     pub fn of(self, spec: &oci_spec::runtime::Spec) -> Vec<Hook> {
         let Some(h) = spec.hooks() else {
             return Vec::new();

@@ -331,7 +331,8 @@ fn parent_protocol(
     }
     parent.init_started(pid)?;
     send_msg(sock, &Message::InitProceed)?;
-    if let Launch::Create { .. } = plan.launch {
+    let parent_hooks = crate::hooks::Kind::parent_runs_any(&plan.bundle.spec);
+    if let (Launch::Create { .. }, true) = (&plan.launch, parent_hooks) {
         expect_or_child(sock, Message::RunCreateHooks, "RunCreateHooks")?;
         parent.create_hooks(pid)?;
         send_msg(sock, &Message::HooksDone)?;

@@ -299,8 +299,10 @@ fn setup_container(
     } else {
         None
     };
-    send_msg(sock, &Message::RunCreateHooks).step(Step::Sync)?;
-    wait_for(sock, Message::HooksDone, "HooksDone")?;
+    if crate::hooks::Kind::parent_runs_any(spec) {
+        send_msg(sock, &Message::RunCreateHooks).step(Step::Sync)?;
+        wait_for(sock, Message::HooksDone, "HooksDone")?;
+    }
     let creating = state_json(plan, pid, Status::Creating);
     hooks::run_all(
         Kind::CreateContainer,
@@ -351,14 +353,16 @@ fn setup_container(
     // The working directory is created as root (runc does so for the container's process),
     // before root.readonly makes the root read-only (issue 16: a missing cwd under a read-only
     // root was refused).
-    let root = crate::rootfs::resolve::Root::open(Path::new("/")).step(Step::Cwd)?;
-    root.mkdir_all(process.cwd(), 0o755)
-        .within(
-            Step::Cwd,
-            &format!("create cwd {}", process.cwd().display()),
-        )
-        .map_err(|e| e.with_path(process.cwd()))?;
-    drop(root);
+    // A cwd of `/` (the usual one) is the root itself: nothing to make.
+    if !is_root_dir(process.cwd()) {
+        let root = crate::rootfs::resolve::Root::open(Path::new("/")).step(Step::Cwd)?;
+        root.mkdir_all(process.cwd(), 0o755)
+            .within(
+                Step::Cwd,
+                &format!("create cwd {}", process.cwd().display()),
+            )
+            .map_err(|e| e.with_path(process.cwd()))?;
+    }
     // Masked and readonly paths (/proc/sys among them) come after the sysctls, as in runc.
     if private_mounts {
         rootfs::finalize(rplan).within(Step::Rootfs, "error finalizing rootfs")?;
@@ -450,12 +454,29 @@ fn drop_privileges(
 /// way: `/proc/self/fd/N` (an fd of the host the process may still hold) must not give it a
 /// cwd outside the root (CVE-2024-21626 class).
 fn chdir_in_root(cwd: &Path) -> Result<(), StageError> {
+    if is_root_dir(cwd) {
+        // The process's own root (pivot_root'ed into, or the container's mount namespace
+        // joined): no path inside the image is followed.
+        return nix::unistd::chdir("/").map_err(|e| cwd_failed(cwd, &e));
+    }
     let root =
         crate::rootfs::resolve::Root::open(Path::new("/")).map_err(|e| cwd_failed(cwd, &e))?;
     let dir = root
         .open_path(cwd, libc::O_PATH | libc::O_DIRECTORY)
         .map_err(|e| cwd_failed(cwd, &e))?;
     nix::unistd::fchdir(&dir).map_err(|e| cwd_failed(cwd, &e))
+}
+
+/// A cwd that names the root itself (`/`, `/.`, `//`; not `/..`, which the resolver would
+/// clamp to the root too, but is left to it).
+fn is_root_dir(cwd: &Path) -> bool {
+    cwd.is_absolute()
+        && cwd.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::CurDir
+            )
+        })
 }
 
 /// runc's words for a cwd the process cannot have.

@@ -16,8 +16,9 @@
 //! |   |                     |                    | reaps it, sets the init's oom_score_adj           |
 //! | 4b| parent → stage-2    | `InitProceed`      | the init starts its setup (it waits for this so   |
 //! |   |                     |                    | that its messages cannot overtake step 4)         |
-//! | 5 | stage-2 → parent    | `RunCreateHooks`   | init has set up its mounts (not yet pivoted);     |
-//! |   |                     |                    | parent runs prestart + createRuntime hooks        |
+//! | 5 | stage-2 → parent    | `RunCreateHooks`   | (only with prestart or createRuntime hooks) init  |
+//! |   |                     |                    | has set up its mounts (not yet pivoted); parent   |
+//! |   |                     |                    | runs prestart + createRuntime hooks               |
 //! | 6 | parent → stage-2    | `HooksDone`        | init runs createContainer hooks, pivots, sets up  |
 //! |   |                     |                    | the process, checks the executable                |
 //! | 6b| stage-2 → parent    | `SeccompListener`  | (only with SCMP_ACT_NOTIFY rules) the filter is   |

@@ -77,25 +77,48 @@ fn cname(name: &std::ffi::OsStr) -> CString {
     CString::new(name.as_bytes()).expect("path component without NUL")
 }
 
-/// Split an in-root path into its resolved parent directory fd and last component.
-fn parent_and_name(
-    root: &Root,
-    path: &Path,
-) -> Result<(std::os::fd::OwnedFd, CString), RootfsError> {
-    let comps = super::resolve::clean_components(path);
-    let Some((name, parents)) = comps.split_last() else {
-        return Err(RootfsError::Unsupported {
-            what: format!("device or link at {}", path.display()),
-        });
-    };
-    let parent: PathBuf = parents.iter().collect();
-    // An O_PATH directory fd is a valid dirfd for the *at() calls below.
-    let dir = root.mkdir_all(&parent, 0o755)?;
-    Ok((dir, cname(name)))
+/// The resolved parent directories of the nodes and links made in a row: the default devices
+/// and links all live in /dev, which is then resolved (and made) once rather than once per
+/// node. Only the init uses the rootfs at this point (before pivot_root, no container process
+/// exists yet), and the fd stays on the directory it resolved inside the root.
+pub struct ParentDirs<'r> {
+    root: &'r Root,
+    last: Option<(PathBuf, std::os::fd::OwnedFd)>,
+}
+
+impl<'r> ParentDirs<'r> {
+    pub fn new(root: &'r Root) -> Self {
+        ParentDirs { root, last: None }
+    }
+
+    /// Split an in-root path into its resolved parent directory fd and last component.
+    fn parent_and_name(
+        &mut self,
+        path: &Path,
+    ) -> Result<(std::os::fd::BorrowedFd<'_>, CString), RootfsError> {
+        let comps = super::resolve::clean_components(path);
+        let Some((name, parents)) = comps.split_last() else {
+            return Err(RootfsError::Unsupported {
+                what: format!("device or link at {}", path.display()),
+            });
+        };
+        let parent: PathBuf = parents.iter().collect();
+        if self.last.as_ref().map(|(p, _)| p) != Some(&parent) {
+            // An O_PATH directory fd is a valid dirfd for the *at() calls below.
+            let dir = self.root.mkdir_all(&parent, 0o755)?;
+            self.last = Some((parent, dir));
+        }
+        let dir = self
+            .last
+            .as_ref()
+            .map(|(_, fd)| fd.as_fd())
+            .expect("set above");
+        Ok((dir, cname(name)))
+    }
 }
 
 /// What is at `name` in `dir` now: None if nothing, else (file type bits, rdev).
-fn existing(dir: &std::os::fd::OwnedFd, name: &CString) -> Option<(u32, u64)> {
+fn existing(dir: std::os::fd::BorrowedFd<'_>, name: &CString) -> Option<(u32, u64)> {
     let st = nix::sys::stat::fstatat(
         dir,
         name.as_c_str(),
@@ -113,17 +136,22 @@ fn permissions(dev: &DeviceNode) -> Mode {
 /// Create one device node (or bind the host's when mknod is refused). With `replace`, whatever
 /// is at the path goes (the default devices); otherwise a node already there must be the one
 /// asked for (linux.devices: the runtime-spec requires an error on a mismatch).
-pub fn create(root: &Root, dev: &DeviceNode, replace: bool) -> Result<(), RootfsError> {
-    let (dir, name) = parent_and_name(root, &dev.path)?;
+pub fn create(
+    dirs: &mut ParentDirs<'_>,
+    dev: &DeviceNode,
+    replace: bool,
+) -> Result<(), RootfsError> {
+    let root = dirs.root;
+    let (dir, name) = dirs.parent_and_name(&dev.path)?;
     let devno = libc::makedev(dev.major as u32, dev.minor as u32);
-    match existing(&dir, &name) {
+    match existing(dir, &name) {
         None => {}
         Some(_) if replace => {
             // A single component relative to the resolved directory fd.
-            let _ = unlinkat(&dir, name.as_c_str(), UnlinkatFlags::NoRemoveDir);
+            let _ = unlinkat(dir, name.as_c_str(), UnlinkatFlags::NoRemoveDir);
         }
         Some((kind, rdev)) if kind == dev.kind.bits() && rdev == devno => {
-            return set_mode_owner(&dir, &name, dev);
+            return set_mode_owner(dir, &name, dev);
         }
         Some(_) => {
             return Err(RootfsError::DeviceMismatch {
@@ -132,7 +160,7 @@ pub fn create(root: &Root, dev: &DeviceNode, replace: bool) -> Result<(), Rootfs
         }
     }
     // The node is named by one component inside the resolved directory.
-    if let Err(err) = mknodat(&dir, name.as_c_str(), dev.kind, permissions(dev), devno) {
+    if let Err(err) = mknodat(dir, name.as_c_str(), dev.kind, permissions(dev), devno) {
         if err != nix::Error::EPERM || dev.kind == SFlag::S_IFIFO {
             return Err(RootfsError::Device {
                 op: "mknod",
@@ -142,12 +170,12 @@ pub fn create(root: &Root, dev: &DeviceNode, replace: bool) -> Result<(), Rootfs
         }
         return bind_host_device(root, dev);
     }
-    set_mode_owner(&dir, &name, dev)
+    set_mode_owner(dir, &name, dev)
 }
 
 /// Set the exact mode (mknod went through the umask) and owner of a node.
 fn set_mode_owner(
-    dir: &std::os::fd::OwnedFd,
+    dir: std::os::fd::BorrowedFd<'_>,
     name: &CString,
     dev: &DeviceNode,
 ) -> Result<(), RootfsError> {
@@ -195,12 +223,16 @@ fn bind_host_device(root: &Root, dev: &DeviceNode) -> Result<(), RootfsError> {
 }
 
 /// Create the symlink `path` -> `target` inside the root (replacing what is there).
-pub fn symlink_in_root(root: &Root, target: &str, path: &Path) -> Result<(), RootfsError> {
-    let (dir, name) = parent_and_name(root, path)?;
+pub fn symlink_in_root(
+    dirs: &mut ParentDirs<'_>,
+    target: &str,
+    path: &Path,
+) -> Result<(), RootfsError> {
+    let (dir, name) = dirs.parent_and_name(path)?;
     // Single component operations relative to the resolved directory fd (a target with a NUL
     // byte is EINVAL).
-    let _ = unlinkat(&dir, name.as_c_str(), UnlinkatFlags::NoRemoveDir);
-    symlinkat(target, &dir, name.as_c_str()).map_err(|source| RootfsError::Device {
+    let _ = unlinkat(dir, name.as_c_str(), UnlinkatFlags::NoRemoveDir);
+    symlinkat(target, dir, name.as_c_str()).map_err(|source| RootfsError::Device {
         op: "symlink",
         path: path.to_path_buf(),
         source,
@@ -209,7 +241,7 @@ pub fn symlink_in_root(root: &Root, target: &str, path: &Path) -> Result<(), Roo
 
 /// /dev/fd, /dev/stdin, /dev/stdout, /dev/stderr, /dev/core (where the host has /proc/kcore)
 /// and /dev/ptmx -> pts/ptmx.
-pub fn default_symlinks(root: &Root) -> Result<(), RootfsError> {
+pub fn default_symlinks(dirs: &mut ParentDirs<'_>) -> Result<(), RootfsError> {
     let mut links = vec![
         ("/proc/self/fd", "/dev/fd"),
         ("/proc/self/fd/0", "/dev/stdin"),
@@ -221,7 +253,7 @@ pub fn default_symlinks(root: &Root) -> Result<(), RootfsError> {
         links.push(("/proc/kcore", "/dev/core"));
     }
     for (target, path) in links {
-        symlink_in_root(root, target, Path::new(path))?;
+        symlink_in_root(dirs, target, Path::new(path))?;
     }
     Ok(())
 }

@@ -158,13 +158,20 @@ pub fn prepare(ctx: &RootfsContext<'_>, plan: &Plan) -> Result<Root, RootfsError
         cgroup_steps: ctx.cgroup_steps,
         trees: ctx.trees,
     };
+    // Device nodes and links made in a row share their resolved parent (/dev); a mount
+    // in between may cover it, so the cache does not outlive a mount.
+    let mut dirs = devices::ParentDirs::new(&root);
     for (i, op) in plan.before_pivot.iter().enumerate() {
         match op {
-            Op::Mount(step) => mounts::mount_one(&mctx, i, step)?,
-            Op::Device { node, default } => devices::create(&root, node, *default)?,
-            Op::DeviceSymlinks => devices::default_symlinks(&root)?,
+            Op::Mount(step) => {
+                dirs = devices::ParentDirs::new(&root);
+                mounts::mount_one(&mctx, i, step)?
+            }
+            Op::Device { node, default } => devices::create(&mut dirs, node, *default)?,
+            Op::DeviceSymlinks => devices::default_symlinks(&mut dirs)?,
         }
     }
+    drop(dirs);
     Ok(root)
 }
 

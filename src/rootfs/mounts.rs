@@ -314,7 +314,10 @@ fn mount_cgroup(
     let extra = opts.flags
         & !(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC);
     let mut binds = Vec::new();
-    let mut tmpfs_base = false;
+    // The tmpfs made at `dest` (v1 and hybrid): its controller directories are made in it
+    // through this fd, and it is the mount made read-only at the end.
+    let mut tmpfs_base: Option<std::os::fd::OwnedFd> = None;
+    let mut dirs = super::devices::ParentDirs::new(ctx.root);
     for step in ctx.cgroup_steps {
         match step {
             CgroupMount::Mount {
@@ -325,7 +328,17 @@ fn mount_cgroup(
                 data,
             } => {
                 let d = dest.join(relative);
-                let fd = ctx.root.mkdir_all(&d, 0o755)?;
+                let mut comps = relative.components();
+                let child = match (&tmpfs_base, comps.next(), comps.next()) {
+                    (Some(base), Some(std::path::Component::Normal(name)), None) => {
+                        Root::mkdir_child(base.as_fd(), name, 0o755).ok()
+                    }
+                    _ => None,
+                };
+                let fd = match child {
+                    Some(fd) => fd,
+                    None => ctx.root.mkdir_all(&d, 0o755)?,
+                };
                 let target = fd_path(fd.as_fd());
                 let r = if fstype == "bind" {
                     mount(
@@ -353,26 +366,114 @@ fn mount_cgroup(
                 if fstype == "bind" {
                     binds.push(d);
                 } else if fstype == "tmpfs" && relative.as_os_str().is_empty() {
-                    tmpfs_base = true;
+                    // Opened again: now the fresh tmpfs, not the directory under it.
+                    tmpfs_base = Some(ctx.root.open_path(dest, libc::O_PATH | libc::O_DIRECTORY)?);
                 } else {
                     binds.push(d);
                 }
             }
             CgroupMount::Symlink { target, relative } => {
-                super::devices::symlink_in_root(ctx.root, target, &dest.join(relative))?;
+                super::devices::symlink_in_root(&mut dirs, target, &dest.join(relative))?;
             }
         }
     }
     let ro = opts.flags & MsFlags::MS_RDONLY;
+    drop(dirs);
+    // v1 and hybrid: the tmpfs and every controller mount below it get the entry's flags in
+    // one recursive mount_setattr on the tmpfs's fd (flags not named stay as they are, so what
+    // a user namespace locks is kept). Per-mount flags only: no super block is changed.
+    if let (Some(base), Some((set, clr))) = (&tmpfs_base, mount_attrs(ro | extra, opts.cleared)) {
+        let what = format!("flags of the cgroup mounts under {}", dest.display());
+        match super::fdmount::set_attr(base.as_fd(), set, clr, true, &what) {
+            Ok(()) => {}
+            // A flag the config cleared may be locked (a user namespace): kept, as below.
+            Err(_) if clr != 0 => super::fdmount::set_attr(base.as_fd(), set, 0, true, &what)?,
+            Err(e) => return Err(e.into()),
+        }
+        return finish_mount(ctx, dest, opts);
+    }
     for d in binds {
         let fd = ctx.root.open_path(&d, libc::O_PATH)?;
         bind_remount(&fd_path(fd.as_fd()), ro | extra, opts.cleared)?;
     }
-    if tmpfs_base && !ro.is_empty() {
+    if let Some(fd) = tmpfs_base.filter(|_| !ro.is_empty()) {
         // A bind remount changes only the flags of this one mount (the tmpfs just made), never
         // a super block that something else shares.
-        let fd = ctx.root.open_path(dest, libc::O_PATH)?;
         bind_remount(&fd_path(fd.as_fd()), ro | extra, opts.cleared)?;
     }
     finish_mount(ctx, dest, opts)
+}
+
+/// `flags` (set) and `cleared` as `MOUNT_ATTR_*` bits to set and clear, or None when one of
+/// them has no such bit (sync, dirsync, lazytime, ...: those need a remount).
+fn mount_attrs(flags: MsFlags, cleared: MsFlags) -> Option<(u64, u64)> {
+    let table = [
+        (MsFlags::MS_RDONLY, libc::MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, libc::MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, libc::MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, libc::MOUNT_ATTR_NOEXEC),
+        (MsFlags::MS_NODIRATIME, libc::MOUNT_ATTR_NODIRATIME),
+    ];
+    let atime = [
+        (MsFlags::MS_RELATIME, libc::MOUNT_ATTR_RELATIME),
+        (MsFlags::MS_NOATIME, libc::MOUNT_ATTR_NOATIME),
+        (MsFlags::MS_STRICTATIME, libc::MOUNT_ATTR_STRICTATIME),
+    ];
+    let (mut set, mut clr) = (0u64, 0u64);
+    let mut known = MsFlags::empty();
+    for (f, a) in table {
+        known |= f;
+        if flags.contains(f) {
+            set |= a;
+        } else if cleared.contains(f) {
+            clr |= a;
+        }
+    }
+    let mut atimes = 0;
+    for (f, a) in atime {
+        known |= f;
+        if flags.contains(f) {
+            atimes += 1;
+            // The access-time mode is one field: it is replaced as a whole.
+            set |= a;
+            clr |= libc::MOUNT_ATTR__ATIME;
+        }
+    }
+    if atimes > 1 || !(flags - known).is_empty() {
+        return None;
+    }
+    Some((set, clr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_flags_as_mount_attrs() {
+        let f = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        let (set, clr) = mount_attrs(f | MsFlags::MS_RELATIME, MsFlags::empty()).unwrap();
+        assert_eq!(
+            set,
+            libc::MOUNT_ATTR_RDONLY
+                | libc::MOUNT_ATTR_NOSUID
+                | libc::MOUNT_ATTR_NODEV
+                | libc::MOUNT_ATTR_NOEXEC
+                | libc::MOUNT_ATTR_RELATIME
+        );
+        assert_eq!(clr, libc::MOUNT_ATTR__ATIME);
+        let (set, clr) = mount_attrs(MsFlags::MS_NODEV, MsFlags::MS_NOSUID).unwrap();
+        assert_eq!(
+            (set, clr),
+            (libc::MOUNT_ATTR_NODEV, libc::MOUNT_ATTR_NOSUID)
+        );
+        assert_eq!(mount_attrs(MsFlags::MS_SYNCHRONOUS, MsFlags::empty()), None);
+        assert_eq!(
+            mount_attrs(
+                MsFlags::MS_NOATIME | MsFlags::MS_STRICTATIME,
+                MsFlags::empty()
+            ),
+            None
+        );
+    }
 }

@@ -182,6 +182,34 @@ impl Root {
         openat2_in_root(self.fd.as_fd(), path, flags, 0).map_err(|e| self.err("openat2", path, e))
     }
 
+    /// The directory `name` (one component) in `dir`, a directory already resolved inside this
+    /// root: made if missing, then opened without following any symlink or leaving `dir`
+    /// (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`). Two system calls where [`Root::mkdir_all`]
+    /// resolves the parent again; an error (a symlink there, say) is for the caller to fall back
+    /// to [`Root::mkdir_all`].
+    pub fn mkdir_child(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> std::io::Result<OwnedFd> {
+        let c = cstr(Path::new(name))?;
+        if c.as_bytes().is_empty() || c.as_bytes().contains(&b'/') || name == ".." || name == "." {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // `c` is a single component, so the directory is made inside `dir`.
+        match nix::sys::stat::mkdirat(
+            dir,
+            c.as_c_str(),
+            nix::sys::stat::Mode::from_bits_retain(mode),
+        ) {
+            Ok(()) | Err(nix::Error::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        openat2(
+            dir,
+            Path::new(name),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+        )
+    }
+
     /// Open `path` inside the root, creating it as a regular file (and its parent directories)
     /// when it does not exist. Returns an `O_PATH` fd.
     pub fn create_file(&self, path: &Path, mode: u32) -> Result<OwnedFd> {
