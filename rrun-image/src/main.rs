@@ -491,6 +491,13 @@ fn main() {
     // Before any thread starts: an interrupted unpack removes what it was building.
     image::tempdirs::install_signal_cleanup();
     if let Err(e) = run(cli) {
+        if image::tempdirs::interrupted() {
+            // The error comes from the directory being removed under the work: the signal's
+            // thread reports it and exits with 128+signal.
+            loop {
+                std::thread::park();
+            }
+        }
         eprintln!("rrun-image: {}", error_text(&e));
         std::process::exit(1);
     }

@@ -11,9 +11,11 @@ use super::error::{io_err, IoError};
 use super::store::{flock, Lock, StoreError};
 use nix::sys::signal::{SigSet, Signal};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+/// Set once a signal asked this process to stop: its cleanup is under way.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// Directories being built by this process.
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// The store whose `unpacking/` records them (set by the commands that have a store).
@@ -30,10 +32,17 @@ pub fn install_signal_cleanup() {
     }
     std::thread::spawn(move || {
         if let Ok(sig) = set.wait() {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             remove_live();
             std::process::exit(128 + sig as i32);
         }
     });
+}
+
+/// Whether a signal is being handled: an error the work meets now (its directory removed
+/// under it) is a consequence, and the signal's exit status is the one to report.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
 }
 
 fn remove_live() {
