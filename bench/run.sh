@@ -270,7 +270,7 @@ cell() { has "$2" && ms "$1" "$2" median || echo ""; }
     echo "- hyperfine: $(hyperfine --version); $runs runs per phase (warmup 2), 3 runs of 100 sequential, 3 runs of 100 parallel"
     for r in $names; do eval "echo \"- $r: \$version_$r (\\\`\$bin_$r\\\`)\""; done
     echo "- Bundle: static busybox rootfs, config from \`$first spec\`, args \`/bin/true\`, terminal off; each runtime has its own --root."
-    [ -n "$dbundle" ] && echo "- Docker bundle: the same rootfs with the config Docker 20.10 sends for \`docker run --rm\` (\`$docker_json\`: 14 capabilities, Docker's seccomp profile, masked/read-only paths, device rules, sysctls, resolv.conf/hostname/hosts binds), root path and bind sources made local, its prestart hook (docker's own binary) replaced by `/bin/true`, args \`/bin/true\`, cgroup \`/rrun-bench/docker\`."
+    [ -n "$dbundle" ] && echo "- Docker bundle: the same rootfs with the config Docker 20.10 sends for \`docker run --rm\` (\`$docker_json\`: 14 capabilities, Docker's seccomp profile, masked/read-only paths, device rules, sysctls, resolv.conf/hostname/hosts binds), root path and bind sources made local, its prestart hook (docker's own binary) replaced by \`/bin/true\`, args \`/bin/true\`, cgroup \`/rrun-bench/docker\`."
     echo "- \`exec\`: \`exec ID /bin/true\` into a running \`sleep\` container of the first bundle."
     [ -n "$notes" ] && echo "- Notes: $notes"
     echo
