@@ -86,6 +86,19 @@ impl Agent {
     pub fn states(&self) -> Vec<Value> {
         self.states.lock().map(|s| s.clone()).unwrap_or_default()
     }
+
+    /// The states, once `n` have arrived or 5 s have passed: a runtime sends the state and
+    /// goes on, so a short-lived container may be gone before the agent has read it.
+    pub fn wait_for_states(&self, n: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let states = self.states();
+            if states.len() >= n || std::time::Instant::now() > deadline {
+                return states;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Agent {

@@ -64,7 +64,7 @@ fn the_agent_answers_the_containers_mkdir() {
         );
         assert_eq!(code, 0, "nnp={nnp}: {out} {err}");
         assert!(out.contains("directory"), "{out}");
-        let states = a.states();
+        let states = a.wait_for_states(1);
         assert_eq!(states.len(), 1, "{states:?}");
         let s = &states[0];
         assert_eq!(s["fds"], json!(["seccompFd"]));
@@ -146,7 +146,7 @@ fn exec_sends_its_own_listener_with_the_containers_state() {
         "mkdir /tmp/e && stat -c %F /tmp/e-bar",
     ]);
     assert!(out.contains("directory"), "{out}");
-    let states = a.states();
+    let states = a.wait_for_states(2);
     assert_eq!(states.len(), 2, "{states:?}");
     assert_eq!(states[1]["state"]["status"], "running");
     assert_eq!(states[1]["state"]["id"], id.as_str());

@@ -56,7 +56,7 @@ fn notify_state(ctx: &Ctx) -> Outcome {
         "run with a notify profile: {}",
         inv.describe()
     );
-    let states = agent.states();
+    let states = agent.wait_for_states(1);
     check!(
         states.len() == 1,
         "the agent got {} messages: {states:?}",
