@@ -13,7 +13,8 @@
 # run (--prepare) both start from the same state: empty store/layout and bundle (on disk the
 # previous run's are renamed away, not deleted, until the end: see e2e()), `sync`, page cache
 # dropped, then the registry's blobs and the three binaries read back into the page cache.
-# E2E=0 skips it; E2E_ONLY=1 runs only it.
+# E2E=0 skips it; E2E_ONLY=1 runs only it. The disk part keeps ~1.2 GB per run (both tools) on
+# $WORK until its end: RUNS=5 needs ~15 GB free there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(realpath "${1:-$here/../../target/release/rrun-image}")
@@ -164,8 +165,8 @@ e2e() { # dir label
         def r2: . * 100 | round / 100;
         .results as $r |
         def row(i): "| \($fs) | \($r[i].command) | \($r[i].mean|r2) s ± \(($r[i].stddev // 0)|r2) | \($r[i].median|r2) s (\($r[i].min|r2) … \($r[i].max|r2)) | \($r[i].user|r2) s | \($r[i].system|r2) s |";
-        row(0) + " pull \($rp|tonumber/1024|round) MB, unpack \($ru|tonumber/1024|round) MB | \($r[1].mean / $r[0].mean|r2)x / \($r[1].median / $r[0].median|r2)x |",
-        row(1) + " skopeo \($sp|tonumber/1024|round) MB, umoci \($up|tonumber/1024|round) MB | |"
+        row(0) + " pull \($rp|tonumber/1024|round) MiB, unpack \($ru|tonumber/1024|round) MiB | \($r[1].mean / $r[0].mean|r2)x / \($r[1].median / $r[0].median|r2)x |",
+        row(1) + " skopeo \($sp|tonumber/1024|round) MiB, umoci \($up|tonumber/1024|round) MiB | |"
     ' "$res/e2e-$label.json" >> "$res/e2e.md"
     echo "== end of $label: load average $(cut -d' ' -f1-3 /proc/loadavg)"
 }
