@@ -51,7 +51,13 @@ fn cache_name(diff_id: &str, ids: &IdMap) -> String {
 }
 
 /// Make sure every layer of `image` is in the cache; returns their directories, bottom first.
-fn ensure_layers(store: &Store, image: &mut Image, opts: &ApplyOptions) -> Result<Vec<PathBuf>> {
+/// The layers extracted now count in `counters` (the unpack's progress).
+fn ensure_layers(
+    store: &Store,
+    image: &mut Image,
+    opts: &ApplyOptions,
+    counters: &std::sync::Arc<crate::progress::UnpackCounters>,
+) -> Result<Vec<PathBuf>> {
     let dir = store.layers_dir();
     std::fs::create_dir_all(&dir).map_err(io_err("mkdir", &dir))?;
     let mut paths = Vec::new();
@@ -63,6 +69,10 @@ fn ensure_layers(store: &Store, image: &mut Image, opts: &ApplyOptions) -> Resul
             let tmp = TempDir::beside(&path)?;
             let root = Root::open(tmp.path()).map_err(UnpackError::from)?;
             let mut applier = Applier::new(&root, opts, &lowers);
+            applier.counters = Some(counters.clone());
+            counters
+                .layer
+                .store(index as u64, std::sync::atomic::Ordering::Relaxed);
             let opener = image.take_layer(index).expect("each layer is opened once");
             let stream = LayerStream::spawn(opener);
             let wrap = |source: ApplyError| UnpackError::Apply {
@@ -70,7 +80,13 @@ fn ensure_layers(store: &Store, image: &mut Image, opts: &ApplyOptions) -> Resul
                 diff_id: diff_id.clone(),
                 source,
             };
-            unpack::apply_verified(&mut applier, stream, index, diff_id.clone(), None)?;
+            unpack::apply_verified(
+                &mut applier,
+                stream,
+                index,
+                diff_id.clone(),
+                Some(counters.clone()),
+            )?;
             applier.finish().map_err(wrap)?;
             tmp.commit(&path)?;
         }
@@ -135,7 +151,11 @@ pub fn unpack(
         overlay_whiteouts: true,
         skip_devices: opts.rootless,
     };
-    let layers = ensure_layers(store, image, &apply_opts)?;
+    // The progress of the layers not cached yet (the first snapshot of an image).
+    let progress = crate::progress::UnpackProgress::start(opts.progress, image.diff_ids.len());
+    let layers = ensure_layers(store, image, &apply_opts, &progress.counters());
+    drop(progress);
+    let layers = layers?;
     let tmp = TempDir::beside(&final_bundle)?;
     let (rootfs, upper, work) = (
         tmp.path().join("rootfs"),

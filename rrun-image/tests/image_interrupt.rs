@@ -175,4 +175,28 @@ fn unpack_progress_lines_and_quiet() {
         "{said}"
     );
     assert_eq!(unpack("b2", true), "");
+    // The first overlay snapshot extracts the layer into the cache: the same progress lines.
+    let snap = tmp.path().join("s1");
+    let _mounted = Mounted(snap.join("rootfs"));
+    let mut cmd = rrun_image();
+    cmd.env("RRUN_IMAGE_PROGRESS_INTERVAL_MS", "100")
+        .arg("--root")
+        .arg(tmp.path().join("store"))
+        .args(["unpack", "--snapshot", "overlay"])
+        .arg(&source)
+        .arg(&snap);
+    let said = String::from_utf8_lossy(&run(&mut cmd, true).stderr).into_owned();
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("unpacking layer 1/1: ") && l.contains(" entries, ")),
+        "{said}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.contains("overlay rootfs mounted in")),
+        "{said}"
+    );
 }
