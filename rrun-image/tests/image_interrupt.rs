@@ -148,55 +148,34 @@ fn a_full_disk_is_said_once_and_nothing_is_left() {
 fn unpack_progress_lines_and_quiet() {
     let tmp = TempDir::new("progress");
     let source = big_layout(&tmp.path().join("layout"), 16);
-    let unpack = |bundle: &str, quiet: bool| -> String {
+    // `unpack [extra...] SOURCE BUNDLE`: its stderr.
+    let unpack = |bundle: &str, extra: &[&str]| -> String {
         let mut cmd = rrun_image();
         cmd.env("RRUN_IMAGE_PROGRESS_INTERVAL_MS", "100")
             .arg("--root")
             .arg(tmp.path().join("store"))
-            .arg("unpack");
-        if quiet {
-            cmd.arg("-q");
-        }
+            .arg("unpack")
+            .args(extra);
         let out = run(cmd.arg(&source).arg(tmp.path().join(bundle)), true);
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    let said = unpack("b1", false);
-    let lines: Vec<&str> = said.lines().collect();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("unpacking layer 1/1: ") && l.contains(" entries, ")),
-        "{said}"
-    );
-    assert!(
-        lines
-            .last()
-            .is_some_and(|l| l.contains("entries unpacked into")),
-        "{said}"
-    );
-    assert_eq!(unpack("b2", true), "");
+    // A progress line for the layer, and the summary last, on a line of its own.
+    let progress_then = |said: &str, summary: &str| {
+        let lines: Vec<&str> = said.lines().collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("unpacking layer 1/1: ") && l.contains(" entries, ")),
+            "{said}"
+        );
+        assert!(lines.last().is_some_and(|l| l.contains(summary)), "{said}");
+    };
+    progress_then(&unpack("b1", &[]), "entries unpacked into");
+    assert_eq!(unpack("b2", &["-q"]), "");
     // The first overlay snapshot extracts the layer into the cache: the same progress lines.
-    let snap = tmp.path().join("s1");
-    let _mounted = Mounted(snap.join("rootfs"));
-    let mut cmd = rrun_image();
-    cmd.env("RRUN_IMAGE_PROGRESS_INTERVAL_MS", "100")
-        .arg("--root")
-        .arg(tmp.path().join("store"))
-        .args(["unpack", "--snapshot", "overlay"])
-        .arg(&source)
-        .arg(&snap);
-    let said = String::from_utf8_lossy(&run(&mut cmd, true).stderr).into_owned();
-    let lines: Vec<&str> = said.lines().collect();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("unpacking layer 1/1: ") && l.contains(" entries, ")),
-        "{said}"
-    );
-    assert!(
-        lines
-            .last()
-            .is_some_and(|l| l.contains("overlay rootfs mounted in")),
-        "{said}"
+    let _mounted = Mounted(tmp.path().join("s1/rootfs"));
+    progress_then(
+        &unpack("s1", &["--snapshot", "overlay"]),
+        "overlay rootfs mounted in",
     );
 }
