@@ -18,7 +18,20 @@ pub struct Ran {
 /// Run `criu <args>`. With `capture`, its stdout and stderr are kept (for the error); without,
 /// it shares ours (restore: the restored init's stdio are the caller's, handed over by CRIU's
 /// `--inherit-fd fd[N]`).
-pub fn run(criu: &Path, args: &[OsString], capture: bool) -> Result<Ran, CheckpointError> {
+pub fn run(
+    criu: &Path,
+    args: &[OsString],
+    capture: bool,
+    log: &dyn crate::log::Log,
+) -> Result<Ran, CheckpointError> {
+    log.debug(&format!(
+        "running {} {}",
+        criu.display(),
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
     let mut cmd = Command::new(criu);
     cmd.args(args);
     if capture {
@@ -90,7 +103,7 @@ pub fn failure(action: &'static str, ran: &Ran, log: PathBuf) -> CheckpointError
 /// `criu check`: Ok when CRIU says it can work on this kernel, else its reason (tests skip on
 /// it).
 pub fn check(criu: &Path) -> Result<(), String> {
-    let ran = run(criu, &["check".into()], true).map_err(|e| e.to_string())?;
+    let ran = run(criu, &["check".into()], true, &crate::log::Silent).map_err(|e| e.to_string())?;
     if ran.status.success() {
         return Ok(());
     }

@@ -192,15 +192,7 @@ pub fn checkpoint(
         let json = serde_json::to_vec(&stdio).expect("strings serialise");
         std::fs::write(&descriptors_path, json).map_err(io("write", &descriptors_path))?;
     }
-    log.debug(&format!(
-        "running {} {}",
-        opts.criu.display(),
-        args.iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    ));
-    let ran = criu::run(&opts.criu, &args, true);
+    let ran = criu::run(&opts.criu, &args, true, log);
     let ran = match ran {
         Ok(r) if r.status.success() => r,
         failed => {

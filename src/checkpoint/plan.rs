@@ -115,6 +115,16 @@ fn push(args: &mut Vec<OsString>, items: &[&str]) {
     args.extend(items.iter().map(OsString::from));
 }
 
+/// Each flag whose switch is on.
+fn push_flags(args: &mut Vec<OsString>, flags: &[(&str, bool)]) {
+    args.extend(
+        flags
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(f, _)| OsString::from(f)),
+    );
+}
+
 fn push_path(args: &mut Vec<OsString>, flag: &str, p: &Path) {
     args.push(flag.into());
     args.push(p.as_os_str().to_owned());
@@ -154,19 +164,18 @@ pub fn dump_args(i: &DumpInput<'_>) -> Vec<OsString> {
         i.rootfs,
         o.manage_cgroups_mode,
     );
-    for (flag, on) in [
-        ("--shell-job", o.shell_job),
-        ("--leave-running", o.leave_running),
-        ("--tcp-established", o.tcp_established),
-        ("--ext-unix-sk", o.ext_unix_sk),
-        ("--file-locks", o.file_locks),
-        ("--auto-dedup", o.auto_dedup),
-        ("--lazy-pages", o.lazy_pages),
-    ] {
-        if on {
-            a.push(flag.into());
-        }
-    }
+    push_flags(
+        &mut a,
+        &[
+            ("--shell-job", o.shell_job),
+            ("--leave-running", o.leave_running),
+            ("--tcp-established", o.tcp_established),
+            ("--ext-unix-sk", o.ext_unix_sk),
+            ("--file-locks", o.file_locks),
+            ("--auto-dedup", o.auto_dedup),
+            ("--lazy-pages", o.lazy_pages),
+        ],
+    );
     // runc always leaves the network namespace empty (it manages no network devices).
     push(&mut a, &["--empty-ns", "net"]);
     if o.lazy_pages && o.status_fd >= 0 {
@@ -273,18 +282,17 @@ pub fn restore_args(i: &RestoreInput<'_>) -> Vec<OsString> {
     for root in &i.cgroup_roots {
         push(&mut a, &["--cgroup-root", root]);
     }
-    for (flag, on) in [
-        ("--shell-job", o.shell_job),
-        ("--tcp-established", o.tcp_established),
-        ("--ext-unix-sk", o.ext_unix_sk),
-        ("--file-locks", o.file_locks),
-        ("--auto-dedup", o.auto_dedup),
-        ("--lazy-pages", o.lazy_pages),
-    ] {
-        if on {
-            a.push(flag.into());
-        }
-    }
+    push_flags(
+        &mut a,
+        &[
+            ("--shell-job", o.shell_job),
+            ("--tcp-established", o.tcp_established),
+            ("--ext-unix-sk", o.ext_unix_sk),
+            ("--file-locks", o.file_locks),
+            ("--auto-dedup", o.auto_dedup),
+            ("--lazy-pages", o.lazy_pages),
+        ],
+    );
     push(&mut a, &["--empty-ns", "net"]);
     if let Some(p) = &o.lsm_profile {
         push(&mut a, &["--lsm-profile", p]);

@@ -441,15 +441,7 @@ pub fn restore(
         config_file: existing_config_file(spec),
     };
     let args = plan::restore_args(&input);
-    log.debug(&format!(
-        "running {} {}",
-        opts.criu.display(),
-        args.iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    ));
-    let ran = criu::run(&opts.criu, &args, false)?;
+    let ran = criu::run(&opts.criu, &args, false, log)?;
     if !ran.status.success() {
         let log_dir = opts.work_path.as_ref().unwrap_or(&opts.image_path);
         return Err(criu::failure(
